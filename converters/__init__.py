@@ -1,0 +1,1 @@
+"""Checkpoint to streaming, quantized, signed TFLite bundle; parity and latency checks; push."""

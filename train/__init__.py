@@ -1,0 +1,1 @@
+"""Training side of SSPINNpose: differentiable body model, data, network, losses (TensorFlow)."""
