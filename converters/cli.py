@@ -1,0 +1,162 @@
+"""``sspinn-convert``: checkpoint → signed, verified int8/float TFLite bundle; keygen; push.
+
+sspinn-convert [CHECKPOINT] --quantize {float32,dynamic,int8} --out BUNDLE [--sign KEY]
+sspinn-convert keygen --out KEY
+sspinn-convert push BUNDLE --broker HOST[:PORT] --device ID [--tls-ca FILE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from edge.bundle import BundleError, generate_keypair, load_signing_key, write_bundle
+
+log = logging.getLogger("sspinn-convert")
+
+
+def default_checkpoint() -> Path:
+    """The shipped default checkpoint (``train/models/default``)."""
+    from importlib import resources
+
+    return Path(str(resources.files("train") / "models" / "default"))
+
+
+def _convert_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sspinn-convert",
+        description="Convert a trained checkpoint into a streaming TFLite bundle (*.sspinn). "
+        "Other commands: 'sspinn-convert keygen --help', 'sspinn-convert push --help'.",
+    )
+    p.add_argument(
+        "checkpoint", nargs="?", type=Path, help="checkpoint folder (default: shipped model)"
+    )
+    p.add_argument("--quantize", choices=("float32", "dynamic", "int8"), default="int8")
+    p.add_argument("--out", type=Path, required=True, help="bundle file to write (*.sspinn)")
+    p.add_argument("--sign", type=Path, metavar="KEY", help="Ed25519 private key file")
+    p.add_argument(
+        "--data",
+        type=Path,
+        nargs="*",
+        default=None,
+        help="recordings for int8 calibration and parity (default: the bundled P01 recordings "
+        "and one synthetic recording when the generator is available)",
+    )
+    p.add_argument("--report", type=Path, help="report JSON path (default: BUNDLE.report.json)")
+    p.add_argument("--version", dest="model_version", help="override the model's semantic version")
+    return p
+
+
+def _default_recordings() -> list:
+    from edge.recording import bundled_recording_path
+
+    recs: list = [bundled_recording_path("P01_walking"), bundled_recording_path("P01_running")]
+    try:
+        from train.data.synthetic import default_parity_recording  # type: ignore[attr-defined]
+    except ImportError:
+        log.info("synthetic generator not available: parity on the real recordings only")
+    else:
+        recs.append(default_parity_recording())
+    return recs
+
+
+def _run_convert(argv: list[str]) -> int:
+    args = _convert_parser().parse_args(argv)
+    from converters.pipeline import convert_checkpoint
+
+    checkpoint = args.checkpoint or default_checkpoint()
+    if not (checkpoint / "checkpoint.json").is_file():
+        print(
+            f"error: {checkpoint} is not a checkpoint (no checkpoint.json); train one with "
+            "`sspinn-train --out DIR` or pass its folder",
+            file=sys.stderr,
+        )
+        return 2
+    key = load_signing_key(args.sign) if args.sign else None
+    recordings = args.data if args.data else _default_recordings()
+    result = convert_checkpoint(
+        checkpoint,
+        args.quantize,
+        recordings,
+        signing_key=key,
+        provenance={"converted_from": str(checkpoint)},
+    )
+    write_bundle(args.out, result.bundle_bytes)
+    report_path = args.report or args.out.with_suffix(".report.json")
+    report_path.write_text(json.dumps(result.report, indent=2) + "\n")
+    print(json.dumps(result.report, indent=2))
+    print(f"wrote {args.out} ({len(result.bundle_bytes)} bytes) and {report_path}", file=sys.stderr)
+    return 0
+
+
+def _run_keygen(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="sspinn-convert keygen", description="Create an Ed25519 key pair."
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, help="private key file; KEY.pub is written beside it"
+    )
+    args = p.parse_args(argv)
+    private, public = generate_keypair(args.out)
+    print(f"private key: {private} (keep it secret; mode 0600)")
+    print(f"public key:  {public}: {public.read_text().strip()}")
+    print('put the public key into the device config: [model] trusted_keys = ["..."]')
+    return 0
+
+
+def _run_push(argv: list[str]) -> int:
+    from converters.push import PushError, TlsOptions, push_bundle
+
+    p = argparse.ArgumentParser(
+        prog="sspinn-convert push", description="Send a bundle to a device over MQTT."
+    )
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--broker", required=True, help="HOST[:PORT]")
+    p.add_argument("--device", required=True, help="device id")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the device")
+    p.add_argument("--tls-ca", help="CA file: connect with TLS")
+    p.add_argument("--tls-cert", help="client certificate")
+    p.add_argument("--tls-key", help="client key")
+    p.add_argument("--tls-insecure", action="store_true", help="skip host name verification")
+    p.add_argument("--username")
+    p.add_argument("--password")
+    args = p.parse_args(argv)
+    tls = None
+    if args.tls_ca or args.tls_cert:
+        tls = TlsOptions(args.tls_ca, args.tls_cert, args.tls_key, args.tls_insecure)
+    try:
+        result = push_bundle(
+            args.bundle,
+            args.broker,
+            args.device,
+            timeout_s=args.timeout,
+            tls=tls,
+            username=args.username,
+            password=args.password,
+        )
+    except (PushError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0 if result.get("ok") else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if argv[:1] == ["keygen"]:
+            return _run_keygen(argv[1:])
+        if argv[:1] == ["push"]:
+            return _run_push(argv[1:])
+        return _run_convert(argv)
+    except (BundleError, FileExistsError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Checkpoint → verified bundle, with a parity / latency / size report."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from converters.export import export_streaming_saved_model
+from converters.manifest_builder import build_manifest
+from converters.tflite_convert import convert_saved_model
+from edge.bundle import Bundle, Manifest, build_bundle, read_bundle
+from edge.bundle.signing import SigningKey
+from edge.inference import Estimator, LiteRTStepper
+from edge.inference.estimator import PUBLISHED_GROUPS
+from edge.recording import Recording
+from train.checkpoint import CheckpointMeta, load_checkpoint
+from train.inputs import at_model_rate, normalise, recording_features, sensor_positions
+from train.model.network import published_tensors
+
+log = logging.getLogger(__name__)
+
+#: Streaming steps kept for int8 calibration.
+REPRESENTATIVE_STEPS = 600
+
+
+@dataclass
+class ConversionResult:
+    bundle_bytes: bytes
+    bundle: Bundle
+    report: dict = field(default_factory=dict)
+
+
+def _unsigned_bundle(manifest: Manifest, model: bytes) -> Bundle:
+    return read_bundle(build_bundle(manifest, model))
+
+
+def _features(rec: Recording, meta: CheckpointMeta) -> np.ndarray:
+    mean, std = meta.norm_arrays()
+    return normalise(recording_features(rec, meta.sensors), mean, std)
+
+
+def collect_representative(
+    float_bundle: Bundle, feature_sets: Sequence[np.ndarray], n_steps: int = REPRESENTATIVE_STEPS
+) -> list[dict[str, np.ndarray]]:
+    """Inputs and LSTM states met while streaming real recordings through the float model."""
+    stepper = LiteRTStepper(float_bundle)
+    samples: list[dict[str, np.ndarray]] = []
+    per_set = max(1, n_steps // max(1, len(feature_sets)))
+    for feats in feature_sets:
+        stepper.reset()
+        keep = set(np.linspace(0, len(feats) - 1, per_set).astype(int).tolist())
+        for i, row in enumerate(feats):
+            state_h, state_c = (s.copy() for s in stepper._states)
+            stepper.step(row[None, :])
+            if i in keep:
+                samples.append({"imu": row[None, :].copy(), "lstm_h": state_h, "lstm_c": state_c})
+    return samples
+
+
+def keras_published(model: keras.Model, feats: np.ndarray) -> dict[str, np.ndarray]:
+    """Published groups from the Keras sequence model, in published units, (N, k) each."""
+    out = model(feats[None, :, :], training=False)
+    pub = {k: np.asarray(v)[0] for k, v in published_tensors(out).items()}
+    return {
+        "angles_deg": np.degrees(pub["angles"]),
+        "moments_bwbh": pub["moments"],
+        "grf_bw": pub["grf"],
+        "speed_m_s": pub["speed"],
+    }
+
+
+def parity(
+    bundle: Bundle, model: keras.Model, rec: Recording, meta: CheckpointMeta, feats: np.ndarray
+) -> dict:
+    """Max abs difference per output group: bundle streamed step by step vs Keras.
+
+    Also relative to each group's range in the Keras output (max over channels of
+    max|diff| / (max - min)).
+    """
+    est = Estimator(
+        bundle,
+        rec.meta.participant.height_m,
+        rec.meta.participant.mass_kg,
+        sensor_positions(rec, meta.sensors),
+    )
+    idx = [rec.sensors.index(s) for s in meta.sensors]
+    streamed = est.run(rec.imu[:, idx])
+    reference = keras_published(model, feats)
+    result = {}
+    for group in PUBLISHED_GROUPS:
+        diff = np.abs(streamed[group] - reference[group])
+        span = np.ptp(reference[group], axis=0)
+        rel = diff.max(axis=0) / np.maximum(span, 1e-6)
+        result[group] = {"max_abs": float(diff.max()), "max_rel_to_range": float(rel.max())}
+    return result
+
+
+def latency(bundle: Bundle, rec: Recording, meta: CheckpointMeta, n: int = 3000) -> dict:
+    """Per-step latency in µs, 1 thread, feature assembly and output scaling included."""
+    est = Estimator(
+        bundle,
+        rec.meta.participant.height_m,
+        rec.meta.participant.mass_kg,
+        sensor_positions(rec, meta.sensors),
+        num_threads=1,
+    )
+    idx = [rec.sensors.index(s) for s in meta.sensors]
+    imu = np.ascontiguousarray(rec.imu[:, idx])
+    times = np.empty(n)
+    for i in range(200):
+        est.step(imu[i % len(imu)])
+    for i in range(n):
+        row = imu[i % len(imu)]
+        t0 = time.perf_counter_ns()
+        est.step(row)
+        times[i] = time.perf_counter_ns() - t0
+    return {
+        "median_us": round(float(np.median(times)) / 1e3, 2),
+        "p99_us": round(float(np.percentile(times, 99)) / 1e3, 2),
+        "steps": n,
+        "threads": 1,
+    }
+
+
+def convert_checkpoint(
+    checkpoint: str | Path,
+    mode: str,
+    recordings: Sequence[Recording | str | Path],
+    *,
+    signing_key: SigningKey | None = None,
+    provenance: dict | None = None,
+) -> ConversionResult:
+    """Convert a checkpoint to a bundle and report parity, latency, size and ops.
+
+    Args:
+        recordings: real and synthetic recordings (paths or Recordings) for int8
+            calibration and the parity check; mean cycles are tiled at the model rate.
+    """
+    model, meta = load_checkpoint(checkpoint)
+    recs = [at_model_rate(r, meta.sample_rate_hz) for r in recordings]
+    feature_sets = [_features(r, meta) for r in recs]
+    with tempfile.TemporaryDirectory(prefix="sspinn-convert-") as tmp:
+        saved, _ = export_streaming_saved_model(model, meta.network, Path(tmp) / "saved")
+        float_model = convert_saved_model(saved, "float32")
+        float_bundle = _unsigned_bundle(build_manifest(meta, "float32", float_model), float_model)
+        if mode == "float32":
+            model_bytes = float_model
+        else:
+            rep = collect_representative(float_bundle, feature_sets) if mode == "int8" else None
+
+            def representative() -> Iterator[dict[str, np.ndarray]]:
+                yield from rep or []
+
+            model_bytes = convert_saved_model(saved, mode, representative if rep else None)
+    manifest = build_manifest(meta, mode, model_bytes, provenance=provenance)
+    data = build_bundle(manifest, model_bytes, signing_key)
+    bundle = read_bundle(data)
+    stepper = LiteRTStepper(bundle)
+    report: dict = {
+        "checkpoint": str(checkpoint),
+        "model_id": meta.model_id,
+        "version": meta.model_version,
+        "quantization": mode,
+        "parameters": int(model.count_params()),
+        "tflite_bytes": len(model_bytes),
+        "bundle_bytes": len(data),
+        "ops": stepper.ops(),
+        "flex_or_custom_ops": [o for o in stepper.ops() if o.startswith(("Flex", "CUSTOM"))],
+        "signed": signing_key is not None,
+        "parity": {},
+    }
+    for rec, feats in zip(recs, feature_sets, strict=True):
+        name = rec.meta.trial or "recording"
+        report["parity"][name] = parity(bundle, model, rec, meta, feats)
+    report["latency"] = latency(bundle, recs[0], meta)
+    return ConversionResult(data, bundle, report)

@@ -1,0 +1,102 @@
+"""From one IMU sample to published estimates: features → model step → units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.bundle import Bundle, BundleError
+from edge.features import FeatureAssembler, static_features
+from edge.inference.stepper import LiteRTStepper
+
+#: Output groups every SSPINNpose bundle publishes (MQTT ``estimate`` keys).
+PUBLISHED_GROUPS: tuple[str, ...] = ("angles_deg", "moments_bwbh", "grf_bw", "speed_m_s")
+
+
+@dataclass
+class Estimate:
+    """Buffers holding the latest estimate, in published units (overwritten each step).
+
+    angles_deg: (7,) pelvis_tilt, hip, knee, ankle right, then left (deg).
+    moments_bwbh: (6,) net joint moments, BW·BH (fraction of body weight × height).
+    grf_bw: (4,) x_r, y_r, x_l, y_l (body weights, x forward, y up).
+    speed_m_s: (1,) forward speed (m/s).
+    """
+
+    angles_deg: np.ndarray
+    moments_bwbh: np.ndarray
+    grf_bw: np.ndarray
+    speed_m_s: np.ndarray
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {g: getattr(self, g) for g in PUBLISHED_GROUPS}
+
+
+class Estimator:
+    """Streaming estimator for one wearer.
+
+    Args:
+        bundle: a verified bundle.
+        height_m, mass_kg: the wearer's body inputs.
+        sensor_positions_m: (S, 2|3) sensor positions in segment frames (m), in the
+            manifest's sensor order.
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        height_m: float,
+        mass_kg: float,
+        sensor_positions_m: np.ndarray,
+        *,
+        num_threads: int = 1,
+        runtime: str | None = None,
+    ) -> None:
+        manifest = bundle.manifest
+        missing = [g for g in PUBLISHED_GROUPS if g not in manifest.outputs]
+        if missing:
+            raise BundleError(f"bundle lacks output groups {missing}")
+        self.manifest = manifest
+        self.stepper = LiteRTStepper(bundle, num_threads=num_threads, runtime=runtime)
+        mean = np.asarray(manifest.normalisation.mean, np.float64)
+        std = np.asarray(manifest.normalisation.std, np.float64)
+        static = static_features(height_m, mass_kg, np.asarray(sensor_positions_m))
+        self.assembler = FeatureAssembler(len(manifest.sensors), static, mean, std)
+        self._scale: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        buffers = {}
+        for group in PUBLISHED_GROUPS:
+            spec = manifest.outputs[group]
+            n = len(spec.channels)
+            scale = np.broadcast_to(np.asarray(spec.scale, np.float32), (n,)).copy()
+            offset = np.broadcast_to(np.asarray(spec.offset, np.float32), (n,)).copy()
+            self._scale[group] = (scale, offset)
+            buffers[group] = np.zeros(n, dtype=np.float32)
+        self.estimate = Estimate(**buffers)
+
+    def reset(self) -> None:
+        self.stepper.reset()
+
+    def step(self, imu_row: np.ndarray) -> Estimate:
+        """One step from a (S, 6) IMU sample (SI, segment axes, NaN for missing)."""
+        self.stepper.step(self.assembler.assemble(imu_row))
+        for group in PUBLISHED_GROUPS:
+            out = getattr(self.estimate, group)
+            scale, offset = self._scale[group]
+            np.multiply(self.stepper.output(group)[0], scale, out=out)
+            np.add(out, offset, out=out)
+        return self.estimate
+
+    def run(self, imu: np.ndarray) -> dict[str, np.ndarray]:
+        """Stream a whole (N, S, 6) sequence from a reset state; (N, k) arrays per group."""
+        self.reset()
+        n = imu.shape[0]
+        result = {
+            g: np.zeros((n, getattr(self.estimate, g).shape[0]), np.float32)
+            for g in PUBLISHED_GROUPS
+        }
+        for i in range(n):
+            est = self.step(imu[i])
+            for g in PUBLISHED_GROUPS:
+                result[g][i] = getattr(est, g)
+        return result

@@ -1,0 +1,101 @@
+"""Run a bundle's single-step TFLite model, looking tensors up by signature name."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from edge.bundle import Bundle, BundleError, select_runtime
+
+log = logging.getLogger(__name__)
+
+
+def _interpreter_class(runtime: str) -> type:
+    if runtime == "ai_edge_litert":
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter
+    if runtime == "tflite_runtime":
+        from tflite_runtime.interpreter import Interpreter  # type: ignore[import-not-found]
+
+        return Interpreter
+    raise BundleError(f"unknown runtime {runtime!r}")
+
+
+class LiteRTStepper:
+    """One model step per call: input features and state in, outputs and next state out.
+
+    The state inputs/outputs are paired by the manifest's ``states``; each ``step`` copies
+    the next state into the state inputs, so consecutive calls stream.
+
+    Args:
+        bundle: a verified bundle.
+        num_threads: interpreter threads (1 on the Pi: the loop is latency bound).
+        runtime: force ``"ai_edge_litert"`` or ``"tflite_runtime"``; default: the first
+            installed one that meets the manifest's minimum.
+    """
+
+    def __init__(self, bundle: Bundle, *, num_threads: int = 1, runtime: str | None = None):
+        manifest = bundle.manifest
+        self.runtime = runtime or select_runtime(manifest)
+        cls = _interpreter_class(self.runtime)
+        try:
+            self._interp = cls(model_content=bundle.model_bytes, num_threads=num_threads)
+        except Exception as exc:  # a flatbuffer the runtime cannot load
+            raise BundleError(f"{self.runtime} cannot load the model: {exc}") from exc
+        self._interp.allocate_tensors()
+        signatures = self._interp.get_signature_list()
+        if len(signatures) != 1:
+            raise BundleError(f"model must have exactly one signature, has {list(signatures)}")
+        key = next(iter(signatures))
+        runner = self._interp.get_signature_runner(key)
+        inputs = runner.get_input_details()
+        outputs = runner.get_output_details()
+        del runner
+
+        def index(details: dict, name: str, what: str) -> int:
+            if name not in details:
+                raise BundleError(f"model has no {what} tensor named {name!r}: {sorted(details)}")
+            return int(details[name]["index"])
+
+        self._in = index(inputs, manifest.input_tensor.name, "input")
+        want = tuple(manifest.input_tensor.shape)
+        got = tuple(int(d) for d in inputs[manifest.input_tensor.name]["shape"])
+        if got != want:
+            raise BundleError(
+                f"input {manifest.input_tensor.name} has shape {got}, manifest {want}"
+            )
+        self._state_pairs = [
+            (index(inputs, s.input, "state input"), index(outputs, s.output, "state output"))
+            for s in manifest.states
+        ]
+        self._states = [np.zeros(s.shape, dtype=np.float32) for s in manifest.states]
+        self.output_index = {
+            group: index(outputs, spec.tensor, "output") for group, spec in manifest.outputs.items()
+        }
+        self.input_details = inputs
+        self.output_details = outputs
+
+    def reset(self) -> None:
+        """Zero the recurrent state (start of a new recording)."""
+        for s in self._states:
+            s.fill(0.0)
+
+    def step(self, features: np.ndarray) -> None:
+        """Run one step on (1, F) float32 normalised features; read results with ``output``."""
+        interp = self._interp
+        interp.set_tensor(self._in, features)
+        for (i_in, _), state in zip(self._state_pairs, self._states, strict=True):
+            interp.set_tensor(i_in, state)
+        interp.invoke()
+        for (_, i_out), state in zip(self._state_pairs, self._states, strict=True):
+            state[...] = interp.get_tensor(i_out)
+
+    def output(self, group: str) -> np.ndarray:
+        """The raw (1, k) output tensor of a manifest output group after the last step."""
+        return self._interp.get_tensor(self.output_index[group])
+
+    def ops(self) -> list[str]:
+        """Operator names in the model (e.g. to check for Flex/custom ops)."""
+        return sorted({d["op_name"] for d in self._interp._get_ops_details()})

@@ -1,0 +1,49 @@
+"""Model-ready inputs from recordings: the model's rate, and normalised features."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from edge.features import build_features, static_features
+from edge.recording import Recording, read_recording, resample, tile_cycles
+
+
+def at_model_rate(rec: Recording | str | Path, rate_hz: float, min_cycles: int = 10) -> Recording:
+    """A continuous recording at ``rate_hz``.
+
+    A mean-cycle file is tiled to at least ``min_cycles`` cycles (exact Fourier resampling);
+    a continuous recording is resampled (band-limited) when its rate differs.
+    """
+    if not isinstance(rec, Recording):
+        rec = read_recording(rec)
+    if rec.is_mean_cycle:
+        return tile_cycles(rec, min_cycles, rate_hz=rate_hz)
+    if math.isclose(rec.sample_rate_hz, rate_hz, rel_tol=1e-6):
+        return rec
+    return resample(rec, rate_hz)
+
+
+def sensor_positions(rec: Recording, sensors: list[str]) -> np.ndarray:
+    """(S, 3) sensor positions (m, segment frames) in the given sensor order."""
+    missing = [s for s in sensors if s not in rec.meta.sensors]
+    if missing:
+        raise ValueError(f"recording lacks sensors {missing} that the model needs")
+    return np.array([rec.meta.sensors[s].position_m for s in sensors], dtype=np.float64)
+
+
+def recording_features(rec: Recording, sensors: list[str]) -> np.ndarray:
+    """(N, F) float64 raw (unnormalised) model features of a recording."""
+    idx = [rec.sensors.index(s) for s in sensors]
+    static = static_features(
+        rec.meta.participant.height_m, rec.meta.participant.mass_kg, sensor_positions(rec, sensors)
+    )
+    return build_features(rec.imu[:, idx], static)
+
+
+def normalise(features: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """(..., F) float32 normalised features; NaN (missing) becomes 0 (the mean)."""
+    out = ((features - mean) / std).astype(np.float32)
+    return np.nan_to_num(out, nan=0.0)
