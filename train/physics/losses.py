@@ -1,0 +1,152 @@
+"""Physics loss terms for self-supervised training, over (..., T) tensors.
+
+Each term is a non-negative per-frame tensor of shape (..., T) (dimensionless: residuals
+in BW and BW·BH, accelerations in g, contact terms as documented in
+:func:`train.physics.contact.contact_consistency_terms`); :func:`physics_loss` averages
+them and forms the weighted sum the optimiser minimises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import tensorflow as tf
+
+from train.physics.contact import ContactConsistencyParameters, contact_consistency_terms
+from train.physics.dynamics import kane_residual, normalise_residual
+from train.physics.kinematics import forward_kinematics
+from train.physics.parameters import BodyParameters
+from train.physics.virtual_imu import virtual_imu
+
+
+@dataclass(frozen=True)
+class PhysicsLossWeights:
+    """Weights of the mean per-frame terms in :func:`physics_loss` (0 disables a term)."""
+
+    eom: float = 1.0
+    imu_acc: float = 1.0
+    imu_gyr: float = 1.0
+    negative_normal: float = 1.0
+    off_ground: float = 1.0
+    sliding: float = 1.0
+    friction_cone: float = 1.0
+    penetration: float = 1.0
+
+
+def eom_loss(residual_normalised: tf.Tensor) -> tf.Tensor:
+    """(..., T) mean square of the normalised residual (BW², (BW·BH)²) over the 9
+    coordinates.
+
+    Args:
+        residual_normalised: (..., T, 9) from :func:`normalise_residual`.
+    """
+    return tf.reduce_mean(tf.square(residual_normalised), axis=-1)
+
+
+def imu_loss_terms(
+    virtual: tf.Tensor, measured: tf.Tensor, gravity: float | tf.Tensor = 9.81
+) -> dict[str, tf.Tensor]:
+    """Squared virtual-vs-measured IMU errors per frame; NaN in ``measured`` is ignored.
+
+    Args:
+        virtual: (..., T, S, 3) from :func:`virtual_imu` (acc_x, acc_y m/s²; gyr_z rad/s).
+        measured: (..., T, S, 3) recorded, same channels and units.
+        gravity: m/s², scale of the accelerometer error.
+
+    Returns:
+        ``imu_acc``: (..., T) mean over sensors and x/y of (error / g)²;
+        ``imu_gyr``: (..., T) mean over sensors of error² in (rad/s)².
+    """
+    measured = tf.convert_to_tensor(measured, dtype=virtual.dtype)
+    valid = tf.math.is_finite(measured)
+    clean = tf.where(valid, measured, tf.zeros_like(measured))
+    err = tf.where(valid, virtual - clean, tf.zeros_like(virtual))
+    weight = tf.cast(valid, virtual.dtype)
+    acc_sq = tf.square(err[..., :2] / gravity)
+    acc_n = tf.reduce_sum(weight[..., :2], axis=[-2, -1])
+    gyr_n = tf.reduce_sum(weight[..., 2], axis=-1)
+    return {
+        "imu_acc": tf.math.divide_no_nan(tf.reduce_sum(acc_sq, axis=[-2, -1]), acc_n),
+        "imu_gyr": tf.math.divide_no_nan(tf.reduce_sum(tf.square(err[..., 2]), axis=-1), gyr_n),
+    }
+
+
+def _per_body(x: tf.Tensor, params: BodyParameters, trailing: int) -> tf.Tensor:
+    """A (P,) parameter reshaped to broadcast against (..., T, *trailing)."""
+    if params.batch_rank == 0:
+        return x
+    return tf.reshape(x, tf.concat([tf.shape(x), tf.ones([trailing + 1], tf.int32)], 0))
+
+
+def physics_loss_terms(
+    q: tf.Tensor,
+    qd: tf.Tensor,
+    qdd: tf.Tensor,
+    moments: tf.Tensor,
+    contact_forces: tf.Tensor,
+    params: BodyParameters,
+    *,
+    sensor_segments: Sequence[str | int] | None = None,
+    sensor_positions: tf.Tensor | None = None,
+    measured_imu: tf.Tensor | None = None,
+    contact_params: ContactConsistencyParameters | None = None,
+    air_drag: bool = False,
+) -> dict[str, tf.Tensor]:
+    """All per-frame physics terms, each (..., T), sharing one forward kinematics.
+
+    Args:
+        q, qd, qdd: (..., T, 9) coordinates and derivatives (SI), ``COORDINATES`` order.
+        moments: (..., T, 6) net joint moments, N·m, ``JOINTS`` order.
+        contact_forces: (..., T, 4, 2) ground-on-foot forces at ``CONTACT_POINTS``, N,
+            applied at the foot-fixed contact points.
+        params: body parameters.
+        sensor_segments, sensor_positions, measured_imu: S segment names, (S, 2) or
+            (..., S, 2) positions (m, segment frame) and (..., T, S, 3) recorded acc_x,
+            acc_y, gyr_z; the IMU terms are computed when all three are given.
+        contact_params: scales of the contact terms.
+        air_drag: include air drag in the residual.
+
+    Returns:
+        ``eom`` (see :func:`eom_loss`), the five contact terms of
+        :func:`contact_consistency_terms`, and ``imu_acc`` / ``imu_gyr`` when requested.
+    """
+    kin = forward_kinematics(q, qd, qdd, params)
+    p = kin.params
+    res = kane_residual(q, qd, qdd, moments, contact_forces, p, air_drag=air_drag, kin=kin)
+    terms = {"eom": eom_loss(normalise_residual(res, p))}
+    forces_bw = tf.convert_to_tensor(contact_forces, dtype=res.dtype) / _per_body(
+        p.body_weight, p, 2
+    )
+    terms.update(
+        contact_consistency_terms(kin.contact_pos, kin.contact_vel, forces_bw, contact_params)
+    )
+    if sensor_segments is not None and sensor_positions is not None and measured_imu is not None:
+        imu = virtual_imu(q, qd, qdd, p, sensor_segments, sensor_positions, kin=kin)
+        terms.update(imu_loss_terms(imu, measured_imu, p.gravity))
+    return terms
+
+
+def physics_loss(
+    q: tf.Tensor,
+    qd: tf.Tensor,
+    qdd: tf.Tensor,
+    moments: tf.Tensor,
+    contact_forces: tf.Tensor,
+    params: BodyParameters,
+    *,
+    weights: PhysicsLossWeights | None = None,
+    **kwargs: Any,
+) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+    """Weighted sum of the means of :func:`physics_loss_terms` (same arguments).
+
+    Returns:
+        (total, terms): total () loss and each term's mean over all frames ().
+    """
+    weights = weights or PhysicsLossWeights()
+    terms = physics_loss_terms(q, qd, qdd, moments, contact_forces, params, **kwargs)
+    means = {name: tf.reduce_mean(value) for name, value in terms.items()}
+    w = asdict(weights)
+    total = tf.add_n([w[name] * value for name, value in means.items() if w.get(name, 0.0)])
+    return total, means
