@@ -22,7 +22,7 @@ from edge.inference.estimator import PUBLISHED_GROUPS
 from edge.recording import Recording
 from train.checkpoint import CheckpointMeta, load_checkpoint
 from train.inputs import at_model_rate, normalise, recording_features, sensor_positions
-from train.model.network import published_tensors
+from train.predict import predict_published
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +64,6 @@ def collect_representative(
     return samples
 
 
-def keras_published(model: keras.Model, feats: np.ndarray) -> dict[str, np.ndarray]:
-    """Published groups from the Keras sequence model, in published units, (N, k) each."""
-    out = model(feats[None, :, :], training=False)
-    pub = {k: np.asarray(v)[0] for k, v in published_tensors(out).items()}
-    return {
-        "angles_deg": np.degrees(pub["angles"]),
-        "moments_bwbh": pub["moments"],
-        "grf_bw": pub["grf"],
-        "speed_m_s": pub["speed"],
-    }
-
-
 def parity(
     bundle: Bundle, model: keras.Model, rec: Recording, meta: CheckpointMeta, feats: np.ndarray
 ) -> dict:
@@ -92,7 +80,7 @@ def parity(
     )
     idx = [rec.sensors.index(s) for s in meta.sensors]
     streamed = est.run(rec.imu[:, idx])
-    reference = keras_published(model, feats)
+    reference = predict_published(model, feats)
     result = {}
     for group in PUBLISHED_GROUPS:
         diff = np.abs(streamed[group] - reference[group])

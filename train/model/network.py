@@ -11,10 +11,11 @@ Per time step the network outputs, in SI or body-weight units:
 | ``contact_bw`` | (8,) | BW | (fx, fy) at heel_r, toe_r, heel_l, toe_l |
 | ``speed`` | (1,) | m/s | forward walking/running speed |
 
-Moments are net joint moments, + as the angle. Contact forces satisfy fy ≥ 0 and
-|fx| ≤ μ·fy. The head maps the last dense layer's raw values to these with fixed per-channel scales
-and offsets (typical magnitudes), and builds the contact forces so that they are
-physically admissible by construction: fy = softplus(raw_y) · scale ≥ 0 and
+Moments are net joint moments, + as the angle. Contact forces satisfy |fx| ≤ μ·|fy|;
+fy ≥ 0 up to a small leak that the loss penalises. The head maps the last dense layer's
+raw values to these with fixed per-channel scales and offsets (typical magnitudes), and
+builds the contact forces so that they are
+(almost) admissible by construction: fy = scale · (softplus(raw_y) + 0.01 raw_y) and
 fx = μ · fy · tanh(raw_x) inside the friction cone.
 
 ``pelvis_tx`` is not observable from IMUs (the physics is invariant to it); its output
@@ -51,6 +52,7 @@ _QD_SCALE = [1.0, 0.3, 0.4, 3.0, 5.0, 4.0, 3.0, 5.0, 4.0]
 _QDD_SCALE = [4.0, 6.0, 8.0, 40.0, 60.0, 60.0, 40.0, 60.0, 60.0]
 _MOMENT_SCALE = [0.04, 0.04, 0.06, 0.04, 0.04, 0.06]
 _CONTACT_FY_SCALE = 0.4
+_CONTACT_LEAK = 0.01
 _SPEED = (1.8, 1.0)
 
 
@@ -93,7 +95,10 @@ def _contact(raw):
     parts = []
     for p in range(4):
         lo = _CONTACT_SLICE[0] + 2 * p
-        fy = _CONTACT_FY_SCALE * keras.ops.softplus(raw[..., lo + 1 : lo + 2])
+        raw_y = raw[..., lo + 1 : lo + 2]
+        # The small linear leak keeps gradients alive where softplus is flat, so a force
+        # unit switched off early in training can come back (fy < 0 is penalised).
+        fy = _CONTACT_FY_SCALE * (keras.ops.softplus(raw_y) + _CONTACT_LEAK * raw_y)
         fx = FRICTION_COEFFICIENT * fy * keras.ops.tanh(raw[..., lo : lo + 1])
         parts += [fx, fy]
     return keras.ops.concatenate(parts, axis=-1)

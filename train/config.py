@@ -1,0 +1,108 @@
+"""Training configuration (TOML or JSON file → typed model; unknown keys are errors)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from train.model.network import NetworkConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    """Where the (unlabelled) training windows come from."""
+
+    rate_hz: float = Field(100.0, gt=10, le=400, description="Model sample rate")
+    window: int = Field(256, ge=32, le=4096, description="Steps per training window")
+    stride: int = Field(32, ge=1, description="Steps between window starts")
+    batch_size: int = Field(32, ge=1, le=1024)
+    real_recordings: list[str] = Field(
+        default_factory=lambda: ["bundled:P01_walking", "bundled:P01_running"],
+        description="Recording CSVs ('bundled:NAME' for a shipped one); truth columns are dropped",
+    )
+    real_cycles: int = Field(60, ge=4, description="Cycles tiled per real mean-cycle file")
+    synthetic_minutes: float = Field(
+        0.0, ge=0, description="Minutes of synthetic IMU data (labels unused); 0 disables"
+    )
+    synthetic_fraction: float = Field(
+        0.5, ge=0, le=1, description="Share of windows drawn from synthetic data when present"
+    )
+    time_warp: float = Field(0.02, ge=0, le=0.2, description="Stride-to-stride duration jitter (±)")
+    amplitude_jitter: float = Field(0.02, ge=0, le=0.2, description="Per-cycle amplitude (±)")
+    acc_noise: float = Field(0.05, ge=0, description="m/s², white noise added to accelerometers")
+    gyr_noise: float = Field(0.01, ge=0, description="rad/s, white noise added to gyroscopes")
+
+
+class LossWeights(_Strict):
+    """Weights of the self-supervised terms (0 removes a term).
+
+    Each term is dimensionless (see ``train/losses.py``); a weight of 1/e² makes an
+    error of e cost 1.
+    """
+
+    imu_acc: float = 100.0
+    imu_gyr: float = 10.0
+    eom: float = 100.0
+    temporal_q: float = 100.0
+    temporal_qd: float = 30.0
+    negative_normal: float = 10.0
+    off_ground: float = 10.0
+    sliding: float = 10.0
+    friction_cone: float = 10.0
+    penetration: float = 10.0
+    effort: float = 1.0
+    joint_range: float = 10.0
+    speed: float = 10.0
+
+
+class OptimConfig(_Strict):
+    learning_rate: float = Field(2e-3, gt=0)
+    final_learning_rate: float = Field(1e-4, gt=0)
+    clip_norm: float = Field(1.0, gt=0)
+    steps: int = Field(3000, ge=1)
+    physics_warmup_steps: int = Field(
+        300, ge=0, description="Steps over which the dynamics terms ramp in from 0"
+    )
+
+
+class TrainConfig(_Strict):
+    """Everything ``sspinn-train`` needs; saved with every checkpoint."""
+
+    name: str = Field("default", pattern=r"^[A-Za-z0-9_.-]+$")
+    seed: int = 0
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    losses: LossWeights = Field(default_factory=LossWeights)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    burn_in: int = Field(32, ge=0, description="Initial steps of each window left out of the loss")
+    dtype: Literal["float32"] = "float32"
+    log_every: int = Field(25, ge=1)
+    checkpoint_every: int = Field(250, ge=1)
+
+
+class ConfigError(ValueError):
+    """A training config that cannot be used; names the file and the key."""
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    """Read a TOML (``.toml``) or JSON config."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    try:
+        return TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(f"{path}: " + "; ".join(lines)) from exc

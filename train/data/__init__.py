@@ -1,0 +1,1 @@
+"""Training data: real recordings (tiled, augmented), synthetic recordings, tf.data windows."""

@@ -1,0 +1,69 @@
+"""``sspinn-eval``: accuracy of a checkpoint or bundle against ground truth.
+
+sspinn-eval [--model PATH] --data CSV [--json] [--plot PNG]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from importlib import resources
+from pathlib import Path
+
+from edge.recording import RecordingError
+
+
+def default_model() -> Path:
+    """The shipped default checkpoint (``train/models/default``)."""
+    return Path(str(resources.files("train") / "models" / "default"))
+
+
+def _format_table(metrics: dict) -> str:
+    lines = [f"model: {metrics['model']} ({metrics['model_kind']})", f"data:  {metrics['data']}"]
+    for key, unit in (
+        ("angle_rmse_deg", "deg"),
+        ("moment_rmse_bwbh", "%BW*BH"),
+        ("grf_rmse_bw_pct", "%BW"),
+    ):
+        if key in metrics:
+            per = "  ".join(f"{k} {v:.2f}" for k, v in metrics[key].items() if k != "mean")
+            lines.append(f"{key}: mean {metrics[key]['mean']:.2f} {unit}  ({per})")
+    if "speed_abs_err_m_s" in metrics:
+        lines.append(
+            f"speed: estimate {metrics['speed_estimate_m_s']:.2f} m/s, true "
+            f"{metrics['speed_true_m_s']:.2f} m/s, error {metrics['speed_abs_err_m_s']:.3f} m/s"
+        )
+    lines.append(f"flight fraction: {metrics['flight_fraction']:.2f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="sspinn-eval", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--model", type=Path, help="checkpoint folder or *.sspinn bundle (default: shipped)"
+    )
+    p.add_argument("--data", required=True, help="recording CSV (or bundled:NAME)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--plot", type=Path, help="write a PNG of estimate vs truth per channel")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    from train.evaluation import evaluate, load_model, plot_evaluation
+    from train.sources import resolve_recording_path
+
+    model_path = args.model or default_model()
+    try:
+        model = load_model(model_path)
+        ev = evaluate(model, resolve_recording_path(args.data))
+    except (FileNotFoundError, RecordingError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.plot:
+        plot_evaluation(ev, args.plot)
+    print(json.dumps(ev.metrics, indent=2) if args.json else _format_table(ev.metrics))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""Accuracy of a checkpoint or bundle against a recording's ground truth.
+
+Protocol: a mean-cycle file is tiled to ``n_cycles`` (>= 10) cycles at the model's rate;
+the model runs causally from the start and the first ``drop_cycles`` (3) cycles are
+dropped. A continuous recording is resampled to the model's rate and evaluated after its
+first ``drop_seconds`` (3 s). Moments are normalised with the sidecar's height and mass.
+
+Units in the report: angles in degrees, moments in %BW·BH (100·M / (m·g·h)), GRF in %BW,
+speed in m/s.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge.recording import MOMENT_NAMES, Recording, read_recording
+from train.inputs import at_model_rate, normalise, recording_features, sensor_positions
+from train.model.network import ANGLE_CHANNELS, GRF_CHANNELS
+
+GRAVITY = 9.81
+JOINT_CHANNELS = [m.removesuffix("_moment") for m in MOMENT_NAMES]
+
+
+@dataclass
+class LoadedModel:
+    """A checkpoint or bundle with one streaming-equivalent ``run``."""
+
+    kind: str  # "checkpoint" | "bundle"
+    path: Path
+    sample_rate_hz: float
+    sensors: list[str]
+    _impl: object = field(repr=False, default=None)
+
+    def run(self, rec: Recording) -> dict[str, np.ndarray]:
+        """Published groups (N, k) for a recording at the model rate, causal from t=0."""
+        if self.kind == "checkpoint":
+            from train.predict import predict_published
+
+            model, meta = self._impl
+            mean, std = meta.norm_arrays()
+            feats = normalise(recording_features(rec, self.sensors), mean, std)
+            return predict_published(model, feats)
+        from edge.inference import Estimator
+
+        bundle = self._impl
+        est = Estimator(
+            bundle,
+            rec.meta.participant.height_m,
+            rec.meta.participant.mass_kg,
+            sensor_positions(rec, self.sensors),
+        )
+        idx = [rec.sensors.index(s) for s in self.sensors]
+        return est.run(np.ascontiguousarray(rec.imu[:, idx]))
+
+
+def load_model(path: str | Path) -> LoadedModel:
+    """A checkpoint folder (with ``checkpoint.json``) or a ``*.sspinn`` bundle."""
+    path = Path(path)
+    if path.is_dir():
+        from train.checkpoint import load_checkpoint
+
+        model, meta = load_checkpoint(path)
+        return LoadedModel("checkpoint", path, meta.sample_rate_hz, meta.sensors, (model, meta))
+    if path.is_file():
+        from edge.bundle import read_bundle
+
+        bundle = read_bundle(path)
+        m = bundle.manifest
+        return LoadedModel("bundle", path, m.sample_rate_hz, m.sensors, bundle)
+    raise FileNotFoundError(f"{path}: neither a checkpoint folder nor a bundle file")
+
+
+def _rmse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((a - b) ** 2)))
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    if np.std(a) < 1e-12 or np.std(b) < 1e-12:
+        return float("nan")
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+@dataclass
+class Evaluation:
+    metrics: dict
+    time_s: np.ndarray
+    estimate: dict[str, np.ndarray]  # channel -> (n,) in report units
+    truth: dict[str, np.ndarray]
+    cycle_duration_s: float | None
+
+
+def evaluate(
+    model: LoadedModel,
+    data: str | Path | Recording,
+    *,
+    n_cycles: int = 10,
+    drop_cycles: int = 3,
+    drop_seconds: float = 3.0,
+) -> Evaluation:
+    """Run ``model`` on ``data`` and compare with its truth columns (see module doc)."""
+    rec = data if isinstance(data, Recording) else read_recording(data)
+    mean_cycle = rec.is_mean_cycle
+    rec = at_model_rate(rec, model.sample_rate_hz, min_cycles=max(n_cycles, drop_cycles + 1))
+    out = model.run(rec)
+    if mean_cycle:
+        start_t = drop_cycles * float(rec.meta.cycle_duration_s)
+    else:
+        start_t = rec.time_s[0] + drop_seconds
+    keep = rec.time_s >= start_t - 1e-9
+    if keep.sum() < 10:
+        raise ValueError(f"recording too short to evaluate after dropping {start_t:.2f} s")
+    height, mass = rec.meta.participant.height_m, rec.meta.participant.mass_kg
+    est: dict[str, np.ndarray] = {}
+    for j, ch in enumerate(ANGLE_CHANNELS):
+        est[ch] = out["angles_deg"][keep, j]
+    for j, ch in enumerate(JOINT_CHANNELS):
+        est[f"{ch}_moment"] = 100.0 * out["moments_bwbh"][keep, j]
+    for j, ch in enumerate(GRF_CHANNELS):
+        est[ch] = 100.0 * out["grf_bw"][keep, j]
+    est["speed_m_s"] = out["speed_m_s"][keep, 0]
+    truth: dict[str, np.ndarray] = {}
+    for name, values in rec.truth.items():
+        v = values[keep]
+        if name in ANGLE_CHANNELS:
+            truth[name] = np.degrees(v)
+        elif name.endswith("_moment"):
+            truth[name] = 100.0 * v / (mass * GRAVITY * height)
+        elif name in GRF_CHANNELS:
+            truth[name] = 100.0 * v
+        elif name == "speed_m_s":
+            truth[name] = v
+    metrics: dict = {
+        "model": str(model.path),
+        "model_kind": model.kind,
+        "data": str(rec.meta.trial or getattr(data, "name", data)),
+        "samples_evaluated": int(keep.sum()),
+        "sample_rate_hz": model.sample_rate_hz,
+    }
+    groups = {
+        "angle_rmse_deg": [c for c in ANGLE_CHANNELS if c in truth],
+        "moment_rmse_bwbh": [f"{c}_moment" for c in JOINT_CHANNELS if f"{c}_moment" in truth],
+        "grf_rmse_bw_pct": [c for c in GRF_CHANNELS if c in truth],
+    }
+    corr: dict[str, float] = {}
+    for key, channels in groups.items():
+        if not channels:
+            continue
+        per = {c: _rmse(est[c], truth[c]) for c in channels}
+        per["mean"] = float(np.mean(list(per.values())))
+        metrics[key] = per
+        corr.update({c: _pearson(est[c], truth[c]) for c in channels})
+    if corr:
+        metrics["pearson_r"] = corr
+    speed_est = float(np.mean(est["speed_m_s"]))
+    metrics["speed_estimate_m_s"] = speed_est
+    true_speed = float(np.mean(truth["speed_m_s"])) if "speed_m_s" in truth else rec.meta.speed_m_s
+    if true_speed is not None:
+        metrics["speed_true_m_s"] = float(true_speed)
+        metrics["speed_abs_err_m_s"] = abs(speed_est - float(true_speed))
+    fy = est["grf_y_r"] + est["grf_y_l"]
+    metrics["flight_fraction"] = float(np.mean(fy < 5.0))  # total vertical GRF < 5 %BW
+    metrics["peak_vertical_grf_bw_pct"] = float(np.max(fy))
+    return Evaluation(metrics, rec.time_s[keep], est, truth, rec.meta.cycle_duration_s)
+
+
+def _fold(
+    t: np.ndarray, x: np.ndarray, period: float, bins: int = 100
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    phase = ((t - t[0]) % period) / period
+    idx = np.minimum((phase * bins).astype(int), bins - 1)
+    mean = np.array([x[idx == b].mean() if np.any(idx == b) else np.nan for b in range(bins)])
+    sd = np.array([x[idx == b].std() if np.any(idx == b) else np.nan for b in range(bins)])
+    return np.linspace(0, 100, bins, endpoint=False), mean, sd
+
+
+def plot_evaluation(ev: Evaluation, path: str | Path) -> Path:
+    """PNG: estimate (mean ± sd over cycles) vs truth per channel over the gait cycle."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    channels = [c for c in ev.estimate if c in ev.truth] or [
+        c
+        for c in (
+            "knee_angle_r",
+            "hip_flexion_r",
+            "ankle_angle_r",
+            "grf_y_r",
+            "grf_y_l",
+            "speed_m_s",
+        )
+    ]
+    period = ev.cycle_duration_s or (ev.time_s[-1] - ev.time_s[0])
+    ncol = 3
+    nrow = math.ceil(len(channels) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.8 * nrow), squeeze=False)
+    units = {"_moment": "%BW·BH", "grf_": "%BW", "speed": "m/s"}
+    for ax, ch in zip(axes.flat, channels, strict=False):
+        x, m, s = _fold(ev.time_s, ev.estimate[ch], period)
+        ax.plot(x, m, color="C0", label="estimate")
+        ax.fill_between(x, m - s, m + s, color="C0", alpha=0.25)
+        if ch in ev.truth:
+            _, tm, _ = _fold(ev.time_s, ev.truth[ch], period)
+            ax.plot(x, tm, color="k", lw=1.5, label="truth")
+        unit = next((u for k, u in units.items() if k in ch), "deg")
+        ax.set_title(ch, fontsize=9)
+        ax.set_xlabel("% gait cycle", fontsize=8)
+        ax.set_ylabel(unit, fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(channels) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    m = ev.metrics
+    title = f"{m['data']} — {Path(m['model']).name}"
+    if "angle_rmse_deg" in m:
+        title += (
+            f"\nangles {m['angle_rmse_deg']['mean']:.1f}°, "
+            f"moments {m.get('moment_rmse_bwbh', {}).get('mean', float('nan')):.1f} %BW·BH, "
+            f"GRF {m.get('grf_rmse_bw_pct', {}).get('mean', float('nan')):.1f} %BW, "
+            f"speed err {m.get('speed_abs_err_m_s', float('nan')):.2f} m/s"
+        )
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

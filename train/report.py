@@ -1,0 +1,58 @@
+"""The evaluation report of a trained model: JSON + plots on the bundled real data
+(and a held-out synthetic set when the generator is available)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from edge.recording import bundled_recording_path
+from train.evaluation import evaluate, load_model, plot_evaluation
+
+log = logging.getLogger(__name__)
+
+
+def _heldout_synthetic() -> list:
+    try:
+        from train.data.synthetic import heldout_recordings  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    return list(heldout_recordings())
+
+
+def evaluation_report(model_path: str | Path, out_dir: str | Path) -> dict:
+    """Evaluate on P01_walking, P01_running and held-out synthetic data; write
+    ``report.json`` and one PNG per data set into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model = load_model(model_path)
+    datasets = {
+        "P01_walking": bundled_recording_path("P01_walking"),
+        "P01_running": bundled_recording_path("P01_running"),
+    }
+    for i, rec in enumerate(_heldout_synthetic()):
+        datasets[rec.meta.trial or f"synthetic_{i}"] = rec
+    results = {}
+    for name, data in datasets.items():
+        ev = evaluate(model, data)
+        plot_evaluation(ev, out / f"{name}.png")
+        results[name] = ev.metrics
+    summary = {}
+    for name, m in results.items():
+        summary[name] = {
+            k: (v["mean"] if isinstance(v, dict) and "mean" in v else v)
+            for k, v in m.items()
+            if k
+            in (
+                "angle_rmse_deg",
+                "moment_rmse_bwbh",
+                "grf_rmse_bw_pct",
+                "speed_abs_err_m_s",
+                "speed_estimate_m_s",
+                "flight_fraction",
+            )
+        }
+    report = {"model": str(model_path), "results": results, "summary": summary}
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report

@@ -1,0 +1,68 @@
+"""``sspinn-train``: self-supervised training from IMU data only (no labels).
+
+sspinn-train [--config FILE] --out DIR [--resume] [--quick] [--steps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from importlib import resources
+from pathlib import Path
+
+from train.config import ConfigError, TrainConfig, load_train_config
+
+
+def bundled_config(name: str) -> Path:
+    """A shipped config from ``train/configs`` (``default``, ``quick``)."""
+    return Path(str(resources.files("train") / "configs" / f"{name}.toml"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="sspinn-train",
+        description="Train the SSPINNpose network without labels: IMU data, height and mass "
+        "in; physics, IMU and consistency losses out.",
+    )
+    p.add_argument(
+        "--config", type=Path, help="TOML/JSON config (default: train/configs/default.toml)"
+    )
+    p.add_argument("--quick", action="store_true", help="the quick config (a few minutes)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/resume")
+    p.add_argument("--steps", type=int, help="override optim.steps")
+    p.add_argument("--seed", type=int, help="override the seed")
+    p.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        path = args.config or bundled_config("quick" if args.quick else "default")
+        cfg: TrainConfig = load_train_config(path)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    updates = {}
+    if args.steps is not None:
+        updates["optim"] = cfg.optim.model_copy(update={"steps": args.steps})
+    if args.seed is not None:
+        updates["seed"] = args.seed
+    cfg = cfg.model_copy(update=updates)
+
+    from train.trainer import Trainer
+
+    trainer = Trainer(cfg, args.out)
+    checkpoint = trainer.train(resume=args.resume, progress=not args.quiet)
+    print(f"checkpoint: {checkpoint}")
+    if not args.no_eval:
+        from train.report import evaluation_report
+
+        report = evaluation_report(checkpoint, args.out / "eval")
+        print(json.dumps(report["summary"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

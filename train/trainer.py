@@ -1,0 +1,187 @@
+"""Self-supervised training loop: windows → network → physics losses → Adam."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from edge.features import feature_names
+from edge.recording import SENSOR_NAMES
+from train.checkpoint import CheckpointMeta, save_checkpoint
+from train.config import TrainConfig
+from train.data.windows import make_dataset, window_bank
+from train.inputs import recording_features
+from train.losses import loss_terms, total_loss
+from train.model.network import build_sequence_model
+from train.normalisation import compute_normalisation
+from train.sources import real_sources, synthetic_sources
+
+log = logging.getLogger(__name__)
+
+
+def git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+class Trainer:
+    """Trains one network from one config into ``out_dir``.
+
+    ``out_dir`` receives ``checkpoint/`` (exportable: ``sspinn-eval``, ``sspinn-convert``),
+    ``resume/`` (optimizer state for ``--resume``), ``tensorboard/``, ``config.json`` and
+    ``history.json`` (loss terms every ``log_every`` steps).
+    """
+
+    def __init__(self, cfg: TrainConfig, out_dir: str | Path) -> None:
+        self.cfg = cfg
+        self.out = Path(out_dir)
+        self.sensors = list(SENSOR_NAMES)
+        self.names = feature_names(self.sensors)
+        self.history: list[dict] = []
+
+    def _data(self) -> tf.data.Dataset:
+        cfg = self.cfg
+        real = real_sources(cfg.data, cfg.seed)
+        synth = synthetic_sources(cfg.data, cfg.seed)
+        feats = [recording_features(r, self.sensors) for r in real + synth]
+        self.mean, self.std = compute_normalisation(feats, self.names, len(self.sensors))
+        banks = [window_bank(real, self.sensors, cfg.data.window, cfg.data.stride)]
+        proportions = [1.0]
+        if synth:
+            banks.append(window_bank(synth, self.sensors, cfg.data.window, cfg.data.stride))
+            f = cfg.data.synthetic_fraction
+            proportions = [1.0 - f, f]
+        self.data_summary = {
+            "real_windows": banks[0].size,
+            "synthetic_windows": banks[1].size if len(banks) > 1 else 0,
+            "real_recordings": cfg.data.real_recordings,
+            "synthetic_minutes": cfg.data.synthetic_minutes,
+        }
+        log.info("training windows: %s", self.data_summary)
+        return make_dataset(
+            banks,
+            proportions,
+            batch_size=cfg.data.batch_size,
+            norm_mean=self.mean,
+            norm_std=self.std,
+            acc_noise=cfg.data.acc_noise,
+            gyr_noise=cfg.data.gyr_noise,
+            seed=cfg.seed,
+        )
+
+    def meta(self, step: int, metrics: dict | None = None) -> CheckpointMeta:
+        return CheckpointMeta(
+            model_id=f"sspinn-{self.cfg.network.kind}-{self.cfg.name}",
+            network=self.cfg.network,
+            sample_rate_hz=self.cfg.data.rate_hz,
+            sensors=self.sensors,
+            input_features=self.names,
+            norm_mean=self.mean.tolist(),
+            norm_std=self.std.tolist(),
+            created_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            step=step,
+            provenance={
+                "config": self.cfg.model_dump(mode="json"),
+                "data": self.data_summary,
+                "git_revision": git_revision(),
+                "labels_used": False,
+            },
+            metrics=metrics or {},
+        )
+
+    def train(self, *, resume: bool = False, progress: bool = True) -> Path:
+        """Run the configured number of steps; returns the checkpoint folder."""
+        cfg = self.cfg
+        keras.utils.set_random_seed(cfg.seed)
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "config.json").write_text(cfg.model_dump_json(indent=2) + "\n")
+        dataset = self._data()
+        model = build_sequence_model(cfg.network, len(self.names))
+        schedule = keras.optimizers.schedules.CosineDecay(
+            cfg.optim.learning_rate,
+            cfg.optim.steps,
+            alpha=cfg.optim.final_learning_rate / cfg.optim.learning_rate,
+        )
+        optimizer = keras.optimizers.Adam(schedule)
+        optimizer.build(model.trainable_variables)
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+        ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
+        manager = tf.train.CheckpointManager(ckpt, self.out / "resume", max_to_keep=2)
+        if resume and manager.latest_checkpoint:
+            ckpt.restore(manager.latest_checkpoint).expect_partial()
+            log.info("resumed from %s at step %d", manager.latest_checkpoint, int(step_var))
+            hist = self.out / "history.json"
+            if hist.is_file():
+                self.history = json.loads(hist.read_text())
+        dt = 1.0 / cfg.data.rate_hz
+        weights = cfg.losses
+        burn_in = cfg.burn_in
+        clip = cfg.optim.clip_norm
+        warmup = max(1, cfg.optim.physics_warmup_steps)
+
+        @tf.function(reduce_retracing=True)
+        def train_step(batch: dict, ramp: tf.Tensor) -> tuple:
+            with tf.GradientTape() as tape:
+                outputs = model(batch["features"], training=True)
+                terms = loss_terms(outputs, batch, dt, burn_in)
+                loss = total_loss(terms, weights, ramp)
+            grads = tape.gradient(loss, model.trainable_variables)
+            grads, norm = tf.clip_by_global_norm(grads, clip)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            return loss, terms, norm
+
+        writer = tf.summary.create_file_writer(str(self.out / "tensorboard"))
+        start = int(step_var)
+        it = iter(dataset)
+        bar = tqdm(total=cfg.optim.steps, initial=start, disable=not progress, desc="train")
+        t0 = time.perf_counter()
+        for step in range(start, cfg.optim.steps):
+            ramp = tf.constant(min(1.0, step / warmup), tf.float32)
+            loss, terms, norm = train_step(next(it), ramp)
+            step_var.assign(step + 1)
+            bar.update(1)
+            if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.optim.steps:
+                row = {"step": step + 1, "loss": float(loss), "grad_norm": float(norm)}
+                row.update({k: float(v) for k, v in terms.items()})
+                row["seconds"] = round(time.perf_counter() - t0, 1)
+                self.history.append(row)
+                bar.set_postfix(loss=f"{float(loss):.3g}")
+                with writer.as_default(step=step + 1):
+                    for k, v in row.items():
+                        if k != "step":
+                            tf.summary.scalar(k, v)
+            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.optim.steps:
+                manager.save(checkpoint_number=step + 1)
+                save_checkpoint(self.out / "checkpoint", model, self.meta(step + 1))
+                (self.out / "history.json").write_text(json.dumps(self.history, indent=1))
+        bar.close()
+        self.model = model
+        if start >= cfg.optim.steps:
+            log.info("already trained for %d steps", cfg.optim.steps)
+        return self.out / "checkpoint"
+
+
+def loss_history_decreases(history: list[dict], term: str, fraction: float = 0.2) -> bool:
+    """True when the mean of ``term`` over the last ``fraction`` of the logged rows is
+    below its mean over the first ``fraction``."""
+    values = np.array([row[term] for row in history])
+    k = max(1, int(len(values) * fraction))
+    return bool(values[-k:].mean() < values[:k].mean())
