@@ -9,14 +9,16 @@ EXTRAS ?= edge,train,dev
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install mosquitto test test-fast lint bench demo constraints clean
+.PHONY: help install mosquitto chromium test test-fast lint bench demo constraints clean default-model default-report default-bundle
 
 help:
 	@echo "make test       install everything and run the whole test suite (what CI runs)"
 	@echo "make test-fast  the suite without tests marked slow"
 	@echo "make lint       ruff"
 	@echo "make bench      benchmarks, JSON to stdout and bench.json"
-	@echo "make demo       (not yet available: see README)"
+	@echo "make demo       live dashboard: broker + simulated device on real IMU data (DEMO_SECONDS=N stops after N s)"
+	@echo "make default-model   re-train the shipped model (train/models/default) and its report"
+	@echo "make default-bundle  re-convert it to the shipped int8 bundle (edge/models/default.sspinn)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) scripts/check_python.py
@@ -30,7 +32,11 @@ install: $(STAMP)
 mosquitto:
 	@bash scripts/ensure_mosquitto.sh
 
-test: install mosquitto
+# Debian's chromium + chromedriver for the real-browser dashboard test.
+chromium:
+	@bash scripts/ensure_chromium.sh
+
+test: install mosquitto chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install mosquitto
@@ -42,6 +48,32 @@ lint: install
 
 bench: install
 	$(PY) scripts/bench.py --out bench.json
+
+# The live demo: broker + dashboard + sspinn-edge simulate (walking, then running).
+# Ctrl-C stops it; DEMO_SECONDS=N stops it after N seconds.
+DEMO_SECONDS ?=
+demo: install
+	$(PY) -m edge.demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))
+
+# The shipped default model: trained without labels, copied into the package, evaluated.
+default-model: install
+	rm -rf runs/default
+	$(VENV)/bin/sspinn-train --config train/configs/default.toml --out runs/default --no-eval
+	rm -rf train/models/default
+	mkdir -p train/models/default
+	cp runs/default/checkpoint/checkpoint.json runs/default/checkpoint/model.weights.h5 train/models/default/
+	cp runs/default/history.json train/models/default/history.json
+	$(MAKE) default-report
+
+# The evaluation report of the shipped model (JSON + PNG per data set).
+default-report: install
+	$(PY) -m train.report train/models/default train/models/default/eval
+
+# The shipped int8 bundle, converted from the shipped default model, with its report.
+default-bundle: install
+	mkdir -p edge/models
+	$(VENV)/bin/sspinn-convert train/models/default --quantize int8 --out edge/models/default.sspinn \
+		--report edge/models/default.report.json
 
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
 constraints:

@@ -168,4 +168,42 @@ def convert_checkpoint(
         name = rec.meta.trial or "recording"
         report["parity"][name] = parity(bundle, model, rec, meta, feats)
     report["latency"] = latency(bundle, recs[0], meta)
+    report["accuracy"] = accuracy(bundle, checkpoint, recordings)
     return ConversionResult(data, bundle, report)
+
+
+ACCURACY_KEYS = ("angle_rmse_deg", "moment_rmse_bwbh", "grf_rmse_bw_pct")
+
+
+def accuracy(bundle: Bundle, checkpoint: str | Path, recordings: Sequence) -> dict:
+    """``sspinn-eval`` metrics of the bundle next to the checkpoint's, per labelled
+    recording, and the bundle's loss (bundle − checkpoint) of each mean RMSE."""
+    from train.evaluation import LoadedModel, evaluate, load_model
+
+    ckpt = load_model(checkpoint)
+    m = bundle.manifest
+    as_model = LoadedModel(
+        "bundle", Path("<converted bundle>"), m.sample_rate_hz, m.sensors, bundle
+    )
+    out: dict = {}
+    for rec in recordings:
+        loaded = rec if isinstance(rec, Recording) else None
+        if loaded is None:
+            from edge.recording import read_recording
+
+            loaded = read_recording(rec)
+        if not loaded.truth:
+            continue
+        a = evaluate(ckpt, loaded).metrics
+        b = evaluate(as_model, loaded).metrics
+        entry: dict = {"checkpoint": {}, "bundle": {}, "loss": {}}
+        for key in (*ACCURACY_KEYS, "speed_abs_err_m_s"):
+            if key not in a:
+                continue
+            va = a[key]["mean"] if isinstance(a[key], dict) else a[key]
+            vb = b[key]["mean"] if isinstance(b[key], dict) else b[key]
+            entry["checkpoint"][key] = va
+            entry["bundle"][key] = vb
+            entry["loss"][key] = vb - va
+        out[loaded.meta.trial or "recording"] = entry
+    return out

@@ -231,7 +231,21 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 #: (name, parser builder). Add new subcommands here, e.g. ("run", add_run).
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    from edge.daemon.commands_cli import add_run
+
+    add_run(sub)
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    from edge.daemon.commands_cli import add_simulate
+
+    add_simulate(sub)
+
+
 COMMANDS: list[tuple[str, Callable[[argparse._SubParsersAction], None]]] = [
+    ("run", _add_run),
+    ("simulate", _add_simulate),
     ("probe", add_probe),
     ("calibrate", add_calibrate),
 ]

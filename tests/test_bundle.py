@@ -181,3 +181,18 @@ def test_keygen_refuses_overwrite(keypair):
     with pytest.raises(FileExistsError):
         generate_keypair(keypair[0])
     assert oct(keypair[0].stat().st_mode & 0o777) == "0o600"
+
+
+def test_public_key_accepts_hex_base64_and_prefix(keypair):
+    import base64
+
+    _, public = keypair
+    hex_key = public.read_text().strip()
+    b64 = base64.b64encode(bytes.fromhex(hex_key)).decode()
+    from edge.bundle import parse_public_key
+
+    assert (
+        parse_public_key(hex_key) == parse_public_key(b64) == parse_public_key("ed25519:" + hex_key)
+    )
+    with pytest.raises(BundleError, match="neither hex nor base64"):
+        parse_public_key("not a key!")

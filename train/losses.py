@@ -63,6 +63,7 @@ def _softplus_sq(x: tf.Tensor) -> tf.Tensor:
     return tf.square(tf.nn.relu(x))
 
 
+@tf.autograph.experimental.do_not_convert
 def loss_terms(
     outputs: dict[str, tf.Tensor], batch: dict[str, tf.Tensor], dt: float, burn_in: int
 ) -> dict[str, tf.Tensor]:
@@ -123,11 +124,14 @@ def loss_terms(
     return out
 
 
+@tf.autograph.experimental.do_not_convert
 def total_loss(
-    terms: dict[str, tf.Tensor], weights: LossWeights, dynamics_ramp: tf.Tensor | float = 1.0
+    terms: dict[str, tf.Tensor],
+    weights: LossWeights | dict[str, float],
+    dynamics_ramp: tf.Tensor | float = 1.0,
 ) -> tf.Tensor:
     """Weighted sum; the dynamics terms are multiplied by ``dynamics_ramp`` (0..1)."""
-    w = weights.model_dump()
+    w = weights.model_dump() if isinstance(weights, LossWeights) else weights
     parts = []
     for name, value in terms.items():
         weight = w.get(name, 0.0)

@@ -56,3 +56,23 @@ def evaluation_report(model_path: str | Path, out_dir: str | Path) -> dict:
     report = {"model": str(model_path), "results": results, "summary": summary}
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m train.report MODEL OUT_DIR``: write the evaluation report."""
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m train.report", description=__doc__.splitlines()[0])
+    p.add_argument("model", type=Path, help="checkpoint folder or bundle")
+    p.add_argument("out", type=Path, help="folder for report.json and the PNGs")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    report = evaluation_report(args.model, args.out)
+    print(json.dumps(report["summary"], indent=2))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -111,6 +111,8 @@ class Trainer:
         """Run the configured number of steps; returns the checkpoint folder."""
         cfg = self.cfg
         keras.utils.set_random_seed(cfg.seed)
+        # Same config + seed + machine → same weights (the shipped model is re-made so).
+        tf.config.experimental.enable_op_determinism()
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "config.json").write_text(cfg.model_dump_json(indent=2) + "\n")
         dataset = self._data()
@@ -132,7 +134,7 @@ class Trainer:
             if hist.is_file():
                 self.history = json.loads(hist.read_text())
         dt = 1.0 / cfg.data.rate_hz
-        weights = cfg.losses
+        weights = cfg.losses.model_dump()
         burn_in = cfg.burn_in
         clip = cfg.optim.clip_norm
         warmup = max(1, cfg.optim.physics_warmup_steps)

@@ -1,12 +1,14 @@
 """Ed25519 keys and signatures for bundles (PyNaCl).
 
 Key files hold hex text: a private key file holds the 32-byte seed (64 hex digits), a
-public key file or config entry the 32-byte verify key (64 hex digits). The signature
+public key file or config entry the 32-byte verify key (64 hex digits, or base64). The signature
 covers the exact bytes of ``manifest.json``, which holds the model's sha256.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from pathlib import Path
 
@@ -17,13 +19,17 @@ from edge.bundle.errors import BundleError
 
 
 def _parse_hex_key(text: str, what: str) -> bytes:
-    cleaned = text.strip().lower()
-    if cleaned.startswith("ed25519:"):
+    """32 key bytes from hex (64 digits) or base64 text, optionally ``ed25519:``-prefixed."""
+    cleaned = text.strip()
+    if cleaned.lower().startswith("ed25519:"):
         cleaned = cleaned[len("ed25519:") :]
     try:
         raw = bytes.fromhex(cleaned)
-    except ValueError as exc:
-        raise BundleError(f"{what} is not hex text: {exc}") from exc
+    except ValueError:
+        try:
+            raw = base64.b64decode(cleaned, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BundleError(f"{what} is neither hex nor base64 text") from exc
     if len(raw) != 32:
         raise BundleError(f"{what} must be 32 bytes (64 hex digits), got {len(raw)} bytes")
     return raw

@@ -90,18 +90,39 @@ def _linear(raw, group: str, start: int = 0, stop: int | None = None):
     return raw[..., lo + start : lo + stop] * scale + offset
 
 
+def _softplus_bounded(x):
+    """softplus(x) = relu(x) + log1p(exp(-|x|)), written so every intermediate is bounded
+    (exp(-|x|) in (0, 1]): int8 quantization of log(1 + exp(x)) loses all resolution
+    because exp(x) spans thousands."""
+    return keras.ops.relu(x) + keras.ops.log1p(keras.ops.exp(-keras.ops.abs(x)))
+
+
+def _contact_from_xy(raw_x, raw_y):
+    """(..., 8) contact forces (fx, fy per point, BW) from (..., 4) raw x and y values."""
+    # The small linear leak keeps gradients alive where softplus is flat, so a force
+    # unit switched off early in training can come back (fy < 0 is penalised).
+    fy = _CONTACT_FY_SCALE * (_softplus_bounded(raw_y) + _CONTACT_LEAK * raw_y)
+    fx = FRICTION_COEFFICIENT * fy * keras.ops.tanh(raw_x)
+    pairs = [t for p in range(4) for t in (fx[..., p : p + 1], fy[..., p : p + 1])]
+    return keras.ops.concatenate(pairs, axis=-1)
+
+
 def _contact(raw):
     """(..., 8) contact forces (fx, fy per point, BW), admissible by construction."""
-    parts = []
-    for p in range(4):
-        lo = _CONTACT_SLICE[0] + 2 * p
-        raw_y = raw[..., lo + 1 : lo + 2]
-        # The small linear leak keeps gradients alive where softplus is flat, so a force
-        # unit switched off early in training can come back (fy < 0 is penalised).
-        fy = _CONTACT_FY_SCALE * (keras.ops.softplus(raw_y) + _CONTACT_LEAK * raw_y)
-        fx = FRICTION_COEFFICIENT * fy * keras.ops.tanh(raw[..., lo : lo + 1])
-        parts += [fx, fy]
-    return keras.ops.concatenate(parts, axis=-1)
+    lo = _CONTACT_SLICE[0]
+    raw_x = keras.ops.concatenate([raw[..., lo + 2 * p : lo + 2 * p + 1] for p in range(4)], -1)
+    raw_y = keras.ops.concatenate([raw[..., lo + 2 * p + 1 : lo + 2 * p + 2] for p in range(4)], -1)
+    return _contact_from_xy(raw_x, raw_y)
+
+
+#: Columns of the raw head vector behind each streaming output layer.
+_HEAD_COLUMNS: dict[str, list[int]] = {
+    "angles": list(range(2, 9)),
+    "moments": list(range(27, 33)),
+    "contact_x": [_CONTACT_SLICE[0] + 2 * p for p in range(4)],
+    "contact_y": [_CONTACT_SLICE[0] + 2 * p + 1 for p in range(4)],
+    "speed": [_SPEED_SLICE[0]],
+}
 
 
 def _speed(raw):
@@ -171,18 +192,6 @@ def _grf(contact):
     )
 
 
-def published_from_raw(raw) -> dict:
-    """Same values as ``published_tensors(head(raw))``, computed group by group from the
-    unit-scale raw vector, so that int8 quantization gives every output tensor its own
-    scale (one tensor mixing q̈ at ±200 rad/s² with angles would crush the angles)."""
-    return {
-        "angles": _linear(raw, "q", 2, 9),
-        "moments": _linear(raw, "moments_bwbh"),
-        "grf": _grf(_contact(raw)),
-        "speed": _speed(raw),
-    }
-
-
 def build_streaming_model(sequence_model: keras.Model, cfg: NetworkConfig) -> keras.Model:
     """The single-step model with explicit LSTM state, with the sequence model's weights.
 
@@ -202,8 +211,26 @@ def build_streaming_model(sequence_model: keras.Model, cfg: NetworkConfig) -> ke
     x = layers.Reshape((1, n_features))(imu)
     lstm = layers.LSTM(units, unroll=True, return_state=True, name="lstm")
     y, h, c = lstm(x, initial_state=[h0, c0])
-    dense_1, dense_2, _ = _trunk_layers(cfg)
-    pub = published_from_raw(dense_2(dense_1(y)))
+    dense_1 = layers.Dense(cfg.dense_units, activation=cfg.activation, name="dense_1")
+    hidden = dense_1(y)
+    # One output layer per published group (same weights as the sequence model's
+    # dense_out columns): with full-int8 quantization every group, and the contact x
+    # and y pre-activations separately, get their own activation scale.
+    heads = {
+        name: layers.Dense(len(cols), name=f"head_{name}") for name, cols in _HEAD_COLUMNS.items()
+    }
+    raw = {name: layer(hidden) for name, layer in heads.items()}
+    angles = raw["angles"] * np.asarray(_Q_SCALE[2:9], np.float32) + np.asarray(
+        _Q_OFFSET[2:9], np.float32
+    )
+    moments = raw["moments"] * np.asarray(_MOMENT_SCALE, np.float32)
+    contact = _contact_from_xy(raw["contact_x"], raw["contact_y"])
+    pub = {
+        "angles": angles,
+        "moments": moments,
+        "grf": _grf(contact),
+        "speed": _SPEED[0] + _SPEED[1] * raw["speed"],
+    }
     model = keras.Model(
         {"imu": imu, "lstm_h": h0, "lstm_c": c0},
         {
@@ -216,6 +243,9 @@ def build_streaming_model(sequence_model: keras.Model, cfg: NetworkConfig) -> ke
         },
         name="sspinn_streaming",
     )
-    for name in ("lstm", "dense_1", "dense_out"):
+    for name in ("lstm", "dense_1"):
         model.get_layer(name).set_weights(sequence_model.get_layer(name).get_weights())
+    kernel, bias = sequence_model.get_layer("dense_out").get_weights()
+    for name, cols in _HEAD_COLUMNS.items():
+        heads[name].set_weights([kernel[:, cols], bias[cols]])
     return model

@@ -1,0 +1,301 @@
+"""The daemon: wires acquisition, the model, MQTT, the recorder and commands together.
+
+Threads: the sampler runs in the caller's thread (``run``); paho's network loop and the
+link's sender, the command worker, the recorder's writer and the health publisher run
+in their own threads. Nothing on the sampling thread waits for the network or the disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.bundle import BundleError
+from edge.config import DaemonConfig
+from edge.daemon.loop import EstimationLoop
+from edge.daemon.model_slot import ModelSlot
+from edge.daemon.system_health import cpu_temp_c, disk_free_mb
+from edge.mqtt.commands import CommandDispatcher, CommandError, config_handler, record_handler
+from edge.mqtt.link import MqttLink
+from edge.mqtt.payloads import build_health, build_meta
+from edge.mqtt.publisher import EstimatePublisher
+from edge.recorder import Recorder
+from edge.recording import Participant, SensorPlacement, Sidecar
+from firmware_bridge.acquisition import Acquisition
+from firmware_bridge.bus import LockedBus
+from firmware_bridge.calibration import CalibrationApplier, NotStillError, calibrate_still
+from firmware_bridge.clock import Clock, SystemClock
+from firmware_bridge.sampler import FixedRateSampler
+from firmware_bridge.sensor_map import SensorMap
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DaemonParts:
+    """The hardware side, injectable: a real bus on the Pi, an emulated one in simulation.
+
+    Attributes:
+        bus: the locked I2C bus.
+        sensor_map: which chip is which segment (positions in segment frames, m).
+        clock: the sampler's clock (``SimulatedClock`` runs as fast as possible).
+        on_close: released on :meth:`Daemon.close` (e.g. close the SMBus).
+    """
+
+    bus: LockedBus
+    sensor_map: SensorMap
+    clock: Clock = field(default_factory=SystemClock)
+    on_close: Callable[[], None] | None = None
+
+
+class Daemon:
+    """One device: sample → estimate → publish and record; answer commands.
+
+    Args:
+        cfg: validated daemon config.
+        parts: the hardware side.
+        backpressure: wait for the MQTT queue to drain (simulation as fast as possible;
+            never on a real device, where the sampler must keep its rate).
+    """
+
+    def __init__(self, cfg: DaemonConfig, parts: DaemonParts, *, backpressure: bool = False):
+        self.cfg = cfg
+        self.parts = parts
+        self.backpressure = backpressure
+        rate = cfg.sampling.rate_hz
+        smap = parts.sensor_map
+        self.names = list(smap.names)
+        positions = np.array(
+            [(s.position_m or (0.0, 0.0, 0.0))[:2] for s in smap.sensors], dtype=np.float64
+        )
+        self.acquisition = Acquisition(parts.bus, smap, clock=parts.clock)
+        bundle_path = cfg.model.bundle
+        self.slot = ModelSlot(
+            bundle_path.parent if bundle_path else Path("models"),
+            sensors=self.names,
+            sample_rate_hz=rate,
+            height_m=cfg.participant.height_m,
+            mass_kg=cfg.participant.mass_kg,
+            positions_m=positions,
+            trusted_keys=cfg.model.trusted_keys,
+            require_signature=cfg.model.require_signature,
+        )
+        if bundle_path is not None:
+            self.slot.load(bundle_path)
+        self.link = MqttLink.from_config(cfg, meta=self._meta())
+        self.publisher = EstimatePublisher(
+            self.link.publish_estimate,
+            rate,
+            publish_rate_hz=cfg.mqtt.publish_rate_hz,
+            decimation=cfg.mqtt.decimation,
+            batch_size=cfg.mqtt.batch_size,
+        )
+        self.alarm: str | None = None
+        self.recorder = Recorder.from_config(
+            cfg, self._sidecar_template(positions), on_alarm=self._on_alarm
+        )
+        self.calibration: CalibrationApplier | None = None
+        self.loop = EstimationLoop(
+            self.acquisition,
+            self.slot,
+            self.publisher,
+            rate_hz=rate,
+            recorder=self.recorder,
+            sensor_names=self.names,
+        )
+        self.sampler = FixedRateSampler(rate, parts.clock)
+        self.dispatcher = CommandDispatcher(self.link)
+        self.dispatcher.register("record", record_handler(self.recorder))
+        self.dispatcher.register("config", config_handler(self.publisher, self._set_health))
+        self.dispatcher.register("model", self._on_model)
+        self.dispatcher.register("calibrate", self._on_calibrate)
+        self._health_interval = cfg.mqtt.health_interval_s
+        self._health_stop = threading.Event()
+        self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
+        self._capture: dict[str, Any] | None = None
+        self._capture_lock = threading.Lock()
+        self._started = False
+
+    # ---- construction helpers ---------------------------------------------------------
+    def _meta(self) -> dict[str, Any]:
+        bundle = self.slot.bundle
+        m = bundle.manifest if bundle else None
+        return build_meta(
+            device_id=self.cfg.device.id,
+            sample_rate_hz=self.cfg.sampling.rate_hz,
+            publish_rate_hz=self.cfg.mqtt.publish_rate_hz or 0.0,
+            batch_size=self.cfg.mqtt.batch_size,
+            sensors=self.names,
+            joints=m.outputs["angles_deg"].channels if m else (),
+            moments=m.outputs["moments_bwbh"].channels if m else (),
+            grf=m.outputs["grf_bw"].channels if m else (),
+            model_id=m.model_id if m else None,
+            model_version=m.version if m else None,
+            extra={
+                "participant": {
+                    "height_m": self.cfg.participant.height_m,
+                    "mass_kg": self.cfg.participant.mass_kg,
+                },
+                "device_name": self.cfg.device.name,
+            },
+        )
+
+    def _sidecar_template(self, positions: np.ndarray) -> Sidecar:
+        smap = self.parts.sensor_map
+        return Sidecar(
+            participant=Participant.model_validate(self.cfg.participant.model_dump()),
+            sample_period_s=1.0 / self.cfg.sampling.rate_hz,
+            sensors={
+                s.label: SensorPlacement(
+                    segment=s.segment, position_m=tuple(s.position_m or (0.0, 0.0, 0.0))
+                )
+                for s in smap.sensors
+            },
+            device={
+                "id": self.cfg.device.id,
+                "sensors": [
+                    {"name": s.label, "chip": s.chip, "where": s.where()} for s in smap.sensors
+                ],
+            },
+        )
+
+    # ---- lifecycle --------------------------------------------------------------------
+    def start(self) -> dict[str, str]:
+        """Bring up sensors, MQTT, commands, health; returns sensors that did not start."""
+        problems = self.acquisition.start()
+        self.link.start()
+        self.dispatcher.start()
+        self._health_thread.start()
+        if self.cfg.recorder.enabled_at_start:
+            self.recorder.start(note="enabled at start")
+        self._started = True
+        return problems
+
+    def run(self, duration_s: float | None = None, n_samples: int | None = None) -> dict:
+        """Sample until ``duration_s``/``n_samples`` or :meth:`stop`; returns sampler stats."""
+        if not self._started:
+            self.start()
+        callback = self.loop.on_tick
+        if self.backpressure:
+            inner = callback
+
+            def callback(tick):  # type: ignore[no-untyped-def]
+                inner(tick)
+                while self.link.queue_depth > 200:
+                    time.sleep(0.001)
+
+        stats = self.sampler.run(callback, duration_s=duration_s, n_ticks=n_samples)
+        self.publisher.flush()
+        return stats.as_dict()
+
+    def stop(self) -> None:
+        """Ask the sampling loop to end (safe from signal handlers and other threads)."""
+        self.sampler.stop()
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Close the segment, publish ``offline`` and disconnect, release the hardware."""
+        self._health_stop.set()
+        self.publisher.flush()
+        self.link.wait_idle(min(timeout_s, 2.0))
+        self.recorder.close()
+        self.dispatcher.close()
+        self.link.close()
+        if self.parts.on_close is not None:
+            self.parts.on_close()
+
+    # ---- health -----------------------------------------------------------------------
+    def _set_health(self, interval_s: float) -> None:
+        self._health_interval = interval_s
+
+    def health(self) -> dict[str, Any]:
+        """The current ``health`` payload."""
+        st = self.sampler
+        elapsed = max(1e-9, (st.clock.monotonic_ns() - st._started_ns) / 1e9) if st.ticks else 0
+        lat = self.loop.latency
+        rec = self.recorder.stats()
+        return build_health(
+            t=self.loop.last_t,
+            wall_time=time.time(),
+            loop_rate_hz=round(st.ticks / elapsed, 2) if elapsed else 0.0,
+            overruns=st.overruns,
+            latency_ms_p50=lat.percentile_us(50) / 1e3,
+            latency_ms_p99=lat.percentile_us(99) / 1e3,
+            sensors_ok=self.loop.sensors_ok,
+            sensors_total=len(self.names),
+            cpu_temp_c=cpu_temp_c(),
+            disk_free_mb=disk_free_mb(self.cfg.recorder.dir),
+            queue_depth=self.link.queue_depth,
+            recording=self.recorder.recording,
+            extra={
+                "samples": self.loop.samples,
+                "model": self.slot.bundle.manifest.model_id if self.slot.bundle else None,
+                "model_swaps": self.slot.swaps,
+                "model_rollbacks": self.slot.rollbacks,
+                "recorder": {"alarm": self.alarm, **rec.__dict__}
+                if hasattr(rec, "__dict__")
+                else None,
+            },
+        )
+
+    def _health_loop(self) -> None:
+        while not self._health_stop.wait(self._health_interval):
+            try:
+                self.link.publish_health(self.health())
+            except Exception:  # health must never take the daemon down
+                log.exception("health report failed")
+
+    def _on_alarm(self, reason: str) -> None:
+        self.alarm = reason
+        log.error("recorder alarm: %s", reason)
+
+    # ---- commands ---------------------------------------------------------------------
+    def _on_model(self, upload: Any) -> dict[str, Any]:
+        try:
+            result = self.slot.replace(upload.data)
+        except BundleError as exc:
+            raise CommandError(f"model refused, the old model keeps running: {exc}") from exc
+        self.link.set_meta(self._meta())
+        return result
+
+    def _on_calibrate(self, request: Any) -> dict[str, Any]:
+        """Capture ``duration_s`` of (uncalibrated) data from the loop, then calibrate."""
+        n = max(10, int(request.duration_s * self.cfg.sampling.rate_hz))
+        done = threading.Event()
+        buf = np.full((n, len(self.names), 6), np.nan)
+        state = {"i": 0}
+        previous = self.loop.calibration
+
+        def capture(data: np.ndarray) -> None:
+            i = state["i"]
+            if i < n:
+                buf[i] = data
+                state["i"] = i + 1
+                if i + 1 == n:
+                    done.set()
+
+        self.loop.calibration = None
+        self.loop.capture = capture  # type: ignore[attr-defined]
+        try:
+            if not done.wait(request.duration_s * 3 + 5):
+                raise CommandError("calibration timed out: is the sampler running?")
+        finally:
+            self.loop.capture = None  # type: ignore[attr-defined]
+        try:
+            result = calibrate_still(buf, self.names, self.cfg.sampling.rate_hz)
+        except NotStillError as exc:
+            self.loop.calibration = previous
+            raise CommandError(f"not still enough to calibrate: {exc}") from exc
+        applier = result.applier(self.names)
+        if request.kind == "gyro_bias":
+            applier.cos[:] = 1.0
+            applier.sin[:] = 0.0
+        self.loop.calibration = applier
+        self.recorder_calibration = result.to_sidecar()
+        return {"kind": request.kind, "calibration": result.to_sidecar()}

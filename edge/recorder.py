@@ -1,0 +1,686 @@
+"""The raw recorder: every sample, in closed, self-contained segments (docs/recorder.md).
+
+A session is a folder ``<dir>/<device>_<UTC start>/`` of segments
+``<device>_<UTC start>_<seq>.csv`` + ``.json`` in the recording format
+(:mod:`edge.recording`), each ``segment_s`` of sample time long. The open segment is
+``NAME.csv.part`` next to its final sidecar ``NAME.json``; closing it flushes, fsyncs and
+renames it to ``NAME.csv`` atomically, so a ``.csv`` file is always complete.
+
+The sampling loop calls :meth:`Recorder.append` per sample: it copies the sample into a
+preallocated block under a lock (no file access, no allocation beyond two small numpy
+views). Full blocks (``flush_interval_s`` of samples) go to a writer thread that formats
+them with :func:`edge.recording.csv_io.format_rows`, writes and flushes them, and fsyncs
+every ``fsync_interval_s``. So a crash of the process loses at most the samples not yet
+handed over (≤ ``flush_interval_s`` plus any writer backlog); a power cut at most the
+unsynced tail (≤ ``fsync_interval_s`` + ``flush_interval_s``).
+
+:meth:`Recorder.recover` (run by :meth:`Recorder.start`, and by the daemon at start-up)
+turns every leftover ``.part`` into a closed segment using
+``read_recording(..., drop_truncated_tail=True)``; what cannot be read is cut at the
+first bad line, never left as a corrupt ``.csv``.
+
+Free disk space is checked every ``disk_check_interval_s`` on the writer thread; below
+``min_free_mb`` recording stops cleanly with an alarm (:attr:`Recorder.alarm`, the
+``on_alarm`` callback) while :meth:`Recorder.append` keeps returning at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.recording import (
+    IMU_CHANNELS,
+    RecordingError,
+    Sidecar,
+    imu_column,
+    read_recording,
+    write_recording,
+)
+from edge.recording.csv_io import format_rows
+
+log = logging.getLogger(__name__)
+
+PART_SUFFIX = ".csv.part"
+UNRECOVERABLE_SUFFIX = ".csv.unrecoverable"
+
+
+class RecorderError(RuntimeError):
+    """The recorder cannot start (e.g. the disk is nearly full)."""
+
+
+def _utc_stamp(unix_s: float) -> str:
+    return datetime.fromtimestamp(unix_s, UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _utc_iso(unix_s: float) -> str:
+    return datetime.fromtimestamp(unix_s, UTC).isoformat(timespec="milliseconds")
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _sidecar_text(meta: Sidecar) -> str:
+    """The sidecar exactly as :func:`edge.recording.write_recording` writes it."""
+    return json.dumps(meta.model_dump(mode="json", exclude_none=True), indent=2) + "\n"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def default_free_bytes(path: Path) -> int:
+    """Free bytes on the file system holding ``path``."""
+    return shutil.disk_usage(path).free
+
+
+@dataclass(frozen=True)
+class RecorderStats:
+    """Counters.
+
+    Attributes:
+        recording: a session is running.
+        session_dir: the current (or last) session folder.
+        samples_appended: samples accepted by :meth:`Recorder.append` (all sessions).
+        samples_written: samples handed to the OS (survive a crash of this process).
+        samples_rejected: samples refused for a non-increasing or non-finite time.
+        samples_dropped: accepted but lost (writer backlog full, or a write error).
+        segments_closed: closed segment files (all sessions).
+        backlog_blocks: blocks waiting for the writer.
+        alarm: why recording stopped by itself, or None.
+    """
+
+    recording: bool
+    session_dir: Path | None
+    samples_appended: int
+    samples_written: int
+    samples_rejected: int
+    samples_dropped: int
+    segments_closed: int
+    backlog_blocks: int
+    alarm: str | None
+
+
+class Recorder:
+    """Writes every sample to closed segments; see the module docstring.
+
+    Args:
+        directory: where session folders are created.
+        device_id: names sessions and segments.
+        sidecar: template for every segment's sidecar: participant, sensor placements
+            (for every recorded sensor), device settings, calibration.
+        sample_rate_hz: nominal rate (sets ``sample_period_s`` in the sidecars).
+        sensors: recorded sensors in column order (default: the sidecar's sensors).
+        segment_s: segment length in sample time (s).
+        min_free_mb: stop recording below this much free space (MB).
+        flush_interval_s: samples are handed to the writer (and the OS) this often (s).
+        fsync_interval_s: the open segment is fsync'd this often (s); 0: every write.
+        disk_check_interval_s: free space is checked this often (s); 0: every write.
+        free_bytes: ``f(path) -> free bytes`` (injectable for tests).
+        on_alarm: called with the reason when recording stops by itself (writer thread).
+        max_backlog_s: samples held for a slow card before new ones are dropped (s).
+        wall_clock: Unix time source for names and sidecars.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        device_id: str,
+        sidecar: Sidecar,
+        sample_rate_hz: float,
+        sensors: Sequence[str] | None = None,
+        segment_s: float = 60.0,
+        min_free_mb: float = 200.0,
+        flush_interval_s: float = 1.0,
+        fsync_interval_s: float = 5.0,
+        disk_check_interval_s: float = 5.0,
+        free_bytes: Callable[[Path], int] | None = None,
+        on_alarm: Callable[[str], None] | None = None,
+        max_backlog_s: float = 300.0,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.directory = Path(directory)
+        self.device_id = device_id
+        self.sensors = tuple(sensors if sensors is not None else sidecar.sensors)
+        missing = [s for s in self.sensors if s not in sidecar.sensors]
+        if missing:
+            raise ValueError(f"sensors {missing} have no placement in the sidecar template")
+        if not sample_rate_hz > 0:
+            raise ValueError(f"sample_rate_hz must be > 0, got {sample_rate_hz}")
+        if not segment_s > 0:
+            raise ValueError(f"segment_s must be > 0, got {segment_s}")
+        self.sample_rate_hz = float(sample_rate_hz)
+        self.segment_s = float(segment_s)
+        self.min_free_bytes = int(min_free_mb * 1e6)
+        self.flush_interval_s = flush_interval_s
+        self.fsync_interval_s = fsync_interval_s
+        self.disk_check_interval_s = disk_check_interval_s
+        self._free_bytes = free_bytes or default_free_bytes
+        self._on_alarm = on_alarm
+        self._wall_clock = wall_clock
+        self.columns = ["time_s"] + [imu_column(s, c) for s in self.sensors for c in IMU_CHANNELS]
+        self._template = sidecar.model_copy(
+            update={
+                "sample_period_s": 1.0 / self.sample_rate_hz,
+                "sensors": {s: sidecar.sensors[s] for s in self.sensors},
+                "columns": self.columns,
+                "samples_per_cycle": None,
+                "cycle_duration_s": None,
+                "events": [],
+            }
+        )
+
+        n_sensors = len(self.sensors)
+        self._rows = max(1, math.ceil(flush_interval_s * self.sample_rate_hz))
+        self._max_blocks = max(4, math.ceil(max_backlog_s / max(flush_interval_s, 1e-3)))
+        self._shape = (self._rows, n_sensors, len(IMU_CHANNELS))
+        self._pool: deque[tuple[np.ndarray, np.ndarray]] = deque(
+            (np.empty(self._rows), np.empty(self._shape)) for _ in range(4)
+        )
+        self._allocated = 4
+
+        self._lock = threading.Lock()
+        self._active = False
+        self._block: tuple[np.ndarray, np.ndarray] | None = None
+        self._fill = 0
+        self._seg_open = False
+        self._seg_t0 = 0.0
+        self._seg_seq = 0
+        self._last_t = -math.inf
+        self._session_dir: Path | None = None
+        self._note: str | None = None
+        self._alarm: str | None = None
+        self._n = {"appended": 0, "written": 0, "rejected": 0, "dropped": 0, "closed": 0}
+        self._backlog = 0
+        self._closed_paths: list[Path] = []
+
+        # writer-thread state
+        self._q: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._fh: Any = None
+        self._w_part: Path | None = None
+        self._w_meta: Sidecar | None = None
+        self._w_rows = 0
+        self._w_last_fsync = 0.0
+        self._w_last_disk_check = -math.inf
+        self._writer = threading.Thread(target=self._run_writer, name="recorder", daemon=True)
+        self._writer.start()
+        self._closed = False
+
+    @classmethod
+    def from_config(cls, cfg: Any, sidecar: Sidecar, **kwargs: Any) -> Recorder:
+        """A recorder from a :class:`edge.config.DaemonConfig` and a sidecar template."""
+        rc = cfg.recorder
+        return cls(
+            rc.dir,
+            device_id=cfg.device.id,
+            sidecar=sidecar,
+            sample_rate_hz=cfg.sampling.rate_hz,
+            segment_s=rc.segment_s,
+            min_free_mb=rc.min_free_mb,
+            flush_interval_s=rc.flush_interval_s,
+            fsync_interval_s=rc.fsync_interval_s,
+            **kwargs,
+        )
+
+    # ------------------------------------------------------------------ control
+    @property
+    def recording(self) -> bool:
+        return self._active
+
+    @property
+    def alarm(self) -> str | None:
+        """Why recording stopped by itself (disk nearly full, write error), or None."""
+        return self._alarm
+
+    @property
+    def session_dir(self) -> Path | None:
+        return self._session_dir
+
+    def stats(self) -> RecorderStats:
+        with self._lock:
+            return RecorderStats(
+                recording=self._active,
+                session_dir=self._session_dir,
+                samples_appended=self._n["appended"],
+                samples_written=self._n["written"],
+                samples_rejected=self._n["rejected"],
+                samples_dropped=self._n["dropped"],
+                segments_closed=self._n["closed"],
+                backlog_blocks=self._backlog,
+                alarm=self._alarm,
+            )
+
+    def start(self, note: str | None = None) -> Path:
+        """Start a new session (idempotent while recording); returns its folder.
+
+        Leftover ``.part`` files are recovered first.
+
+        Raises:
+            RecorderError: the disk is nearly full or the folder cannot be created.
+        """
+        if self._closed:
+            raise RecorderError("the recorder is closed")
+        with self._lock:
+            if self._active:
+                return self._session_dir  # type: ignore[return-value]
+        self._sync()
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RecorderError(f"cannot create {self.directory}: {exc}") from exc
+        self.recover()
+        try:
+            free = self._free_bytes(self.directory)
+        except OSError as exc:
+            raise RecorderError(f"cannot check free space in {self.directory}: {exc}") from exc
+        if free < self.min_free_bytes:
+            reason = self._disk_reason(free)
+            self._alarm = reason
+            raise RecorderError(reason)
+        now = self._wall_clock()
+        base = f"{self.device_id}_{_utc_stamp(now)}"
+        session = self.directory / base
+        k = 2
+        while session.exists():
+            session = self.directory / f"{base}_{k}"
+            k += 1
+        try:
+            session.mkdir(parents=True)
+        except OSError as exc:
+            raise RecorderError(f"cannot create {session}: {exc}") from exc
+        _fsync_dir(self.directory)
+        with self._lock:
+            self._session_dir = session
+            self._note = note
+            self._seg_seq = 0
+            self._seg_open = False
+            self._last_t = -math.inf
+            self._alarm = None
+            self._closed_paths = []
+            self._active = True
+        self._w_last_disk_check = time.monotonic()
+        log.info("recording to %s", session)
+        return session
+
+    def stop(self, timeout_s: float = 10.0) -> list[Path]:
+        """Stop recording; waits (up to ``timeout_s``) until the last segment is closed.
+
+        Returns:
+            The session's closed segment CSVs.
+        """
+        with self._lock:
+            if self._active:
+                self._active = False
+                self._end_segment_locked()
+                log.info("recording stopped")
+        self._sync(timeout_s)
+        with self._lock:
+            return list(self._closed_paths)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop recording and end the writer thread."""
+        if self._closed:
+            return
+        self.stop(timeout_s)
+        self._closed = True
+        self._q.put(("exit",))
+        self._writer.join(timeout_s)
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ hot path
+    def append(self, t: float, imu: np.ndarray, ok: np.ndarray | None = None) -> bool:
+        """Record one sample (cheap: a copy into a preallocated block).
+
+        Args:
+            t: sample time (s), strictly increasing (the sampler's clock).
+            imu: (S, 6) acc xyz (m/s²) and gyr xyz (rad/s) per recorded sensor, segment
+                axes; NaN marks a missing sample.
+            ok: optional (S,) bool; False writes NaN for that sensor's six channels.
+
+        Returns:
+            True if recorded; False when not recording (stopped, alarm) or refused.
+        """
+        with self._lock:
+            if not self._active:
+                return False
+            if not t > self._last_t:  # also refuses NaN
+                self._n["rejected"] += 1
+                return False
+            if self._seg_open and t - self._seg_t0 >= self.segment_s:
+                self._end_segment_locked()
+            if not self._seg_open:
+                self._begin_segment_locked(t)
+            if self._block is None:
+                self._block = self._take_block_locked()
+                if self._block is None:
+                    self._n["dropped"] += 1
+                    self._last_t = t
+                    return False
+            times, values = self._block
+            i = self._fill
+            times[i] = t
+            values[i] = imu
+            if ok is not None:
+                np.copyto(values[i], np.nan, where=~np.asarray(ok, dtype=bool)[:, None])
+            self._fill = i + 1
+            self._last_t = t
+            self._n["appended"] += 1
+            if self._fill == self._rows:
+                self._hand_over_locked()
+            return True
+
+    def _take_block_locked(self) -> tuple[np.ndarray, np.ndarray] | None:
+        if self._pool:
+            return self._pool.popleft()
+        if self._allocated < self._max_blocks:
+            self._allocated += 1
+            return np.empty(self._rows), np.empty(self._shape)
+        if self._alarm is None:
+            self._alarm = "the writer is behind (slow storage): dropping samples"
+            log.error(self._alarm)
+        return None
+
+    def _hand_over_locked(self) -> None:
+        if self._block is not None and self._fill:
+            self._backlog += 1
+            self._q.put(("rows", self._block, self._fill))
+            self._block = None
+        self._fill = 0
+
+    def _begin_segment_locked(self, t: float) -> None:
+        wall = self._wall_clock()
+        seq = self._seg_seq
+        self._seg_seq += 1
+        name = f"{self.device_id}_{_utc_stamp(wall)}_{seq:05d}"
+        self._q.put(("open", self._session_dir, name, seq, wall, t, self._note))
+        self._seg_open = True
+        self._seg_t0 = t
+
+    def _end_segment_locked(self) -> None:
+        if self._seg_open:
+            self._hand_over_locked()
+            self._q.put(("close",))
+            self._seg_open = False
+
+    def _sync(self, timeout_s: float = 10.0) -> bool:
+        """Wait until the writer has done everything queued so far."""
+        if not self._writer.is_alive():
+            return True
+        done = threading.Event()
+        self._q.put(("sync", done))
+        return done.wait(timeout_s)
+
+    # ------------------------------------------------------------------ writer thread
+    def _run_writer(self) -> None:
+        while True:
+            cmd = self._q.get()
+            kind = cmd[0]
+            try:
+                if kind == "rows":
+                    self._w_rows_cmd(cmd[1], cmd[2])
+                elif kind == "open":
+                    self._w_open(*cmd[1:])
+                elif kind == "close":
+                    self._w_close()
+                elif kind == "sync":
+                    cmd[1].set()
+                elif kind == "exit":
+                    self._w_close()
+                    return
+            except OSError as exc:
+                self._w_fail(f"write error: {exc}")
+            except Exception as exc:  # a bug must not kill the writer silently
+                log.exception("recorder writer failed")
+                self._w_fail(f"recorder error: {exc}")
+
+    def _w_open(
+        self, session: Path, name: str, seq: int, wall: float, t0: float, note: str | None
+    ) -> None:
+        self._w_abandon()
+        device = dict(self._template.device or {})
+        device.update(
+            id=self.device_id,
+            session=session.name,
+            segment=seq,
+            start_utc=_utc_iso(wall),
+            t0_s=t0,
+            recorder={
+                "segment_s": self.segment_s,
+                "flush_interval_s": self.flush_interval_s,
+                "fsync_interval_s": self.fsync_interval_s,
+            },
+        )
+        meta = self._template.model_copy(update={"trial": name, "device": device})
+        if note:
+            meta = meta.model_copy(update={"note": note})
+        _write_atomic(session / f"{name}.json", _sidecar_text(meta))
+        part = session / f"{name}{PART_SUFFIX}"
+        fh = open(part, "w", encoding="utf-8", newline="", buffering=1 << 16)  # noqa: SIM115
+        fh.write(",".join(self.columns) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+        _fsync_dir(session)
+        self._fh, self._w_part, self._w_meta, self._w_rows = fh, part, meta, 0
+        self._w_last_fsync = time.monotonic()
+        self._w_check_disk(force=True)
+
+    def _w_rows_cmd(self, block: tuple[np.ndarray, np.ndarray], n: int) -> None:
+        with self._lock:
+            self._backlog -= 1
+        times, values = block
+        try:
+            if self._fh is None:
+                with self._lock:
+                    self._n["dropped"] += n
+                return
+            rows = np.concatenate([times[:n, None], values[:n].reshape(n, -1)], axis=1)
+            rows[np.isinf(rows)] = np.nan  # the format allows NaN for missing, never inf
+            self._fh.write(format_rows(rows))
+            self._fh.flush()
+            self._w_rows += n
+            with self._lock:
+                self._n["written"] += n
+            now = time.monotonic()
+            if now - self._w_last_fsync >= self.fsync_interval_s:
+                os.fsync(self._fh.fileno())
+                self._w_last_fsync = now
+        finally:
+            self._pool.append(block)
+        self._w_check_disk()
+
+    def _w_close(self) -> None:
+        fh, part, meta = self._fh, self._w_part, self._w_meta
+        if fh is None or part is None or meta is None:
+            return
+        self._fh = None
+        fh.flush()
+        os.fsync(fh.fileno())
+        fh.close()
+        final = part.with_name(part.name[: -len(PART_SUFFIX)] + ".csv")
+        if self._w_rows == 0:  # nothing recorded: no empty segment files
+            part.unlink(missing_ok=True)
+            final.with_suffix(".json").unlink(missing_ok=True)
+            return
+        device = dict(meta.device or {})
+        device.update(n_samples=self._w_rows, end_utc=_utc_iso(self._wall_clock()))
+        _write_atomic(
+            final.with_suffix(".json"), _sidecar_text(meta.model_copy(update={"device": device}))
+        )
+        os.replace(part, final)
+        _fsync_dir(final.parent)
+        with self._lock:
+            self._n["closed"] += 1
+            self._closed_paths.append(final)
+        log.info("closed segment %s (%d samples)", final.name, self._w_rows)
+
+    def _w_abandon(self) -> None:
+        """Leave the open segment as ``.part`` (after a write error) for recovery."""
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            self._fh = None
+
+    def _w_check_disk(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._w_last_disk_check < self.disk_check_interval_s:
+            return
+        self._w_last_disk_check = now
+        try:
+            free = self._free_bytes(self.directory)
+        except OSError as exc:
+            log.warning("cannot check free space: %s", exc)
+            return
+        if free < self.min_free_bytes:
+            self._raise_alarm(self._disk_reason(free), close_segment=True)
+
+    def _disk_reason(self, free: int) -> str:
+        return (
+            f"disk nearly full: {free / 1e6:.0f} MB free in {self.directory}, "
+            f"below min_free_mb {self.min_free_bytes / 1e6:g}; recording stopped"
+        )
+
+    def _w_fail(self, reason: str) -> None:
+        self._w_abandon()
+        self._raise_alarm(reason, close_segment=False)
+
+    def _raise_alarm(self, reason: str, *, close_segment: bool) -> None:
+        with self._lock:
+            was = self._active
+            self._active = False
+            if close_segment:
+                self._end_segment_locked()
+            else:
+                self._seg_open = False
+                self._block = None
+                self._fill = 0
+            self._alarm = reason
+        if not was:
+            return
+        log.error("recorder alarm: %s", reason)
+        if self._on_alarm is not None:
+            try:
+                self._on_alarm(reason)
+            except Exception:
+                log.exception("recorder on_alarm callback failed")
+
+    # ------------------------------------------------------------------ recovery
+    def recover(self) -> list[Path]:
+        """Close every leftover ``.part`` under :attr:`directory` (see :func:`recover_part`).
+
+        Returns:
+            The recovered segment CSVs.
+        """
+        with self._lock:
+            own = self._w_part if self._fh is not None else None
+        out = []
+        if not self.directory.is_dir():
+            return out
+        for part in sorted(self.directory.rglob(f"*{PART_SUFFIX}")):
+            if part == own:
+                continue
+            try:
+                path = recover_part(part)
+            except Exception:
+                log.exception("could not recover %s", part)
+                continue
+            if path is not None:
+                out.append(path)
+        return out
+
+
+def recover_part(part: Path) -> Path | None:
+    """Turn an open segment left by a crash into a closed one.
+
+    The file is read with ``read_recording(..., drop_truncated_tail=True)``; a line that
+    still does not parse (bytes a power cut left half-written) ends the data. A part
+    without data rows is removed with its sidecar; one that cannot be read at all (no
+    sidecar, a bad sidecar) is renamed ``NAME.csv.unrecoverable`` and kept.
+
+    Returns:
+        The closed segment CSV, or None when nothing was recoverable.
+    """
+    stem = part.name[: -len(PART_SUFFIX)]
+    final = part.with_name(f"{stem}.csv")
+    side = part.with_name(f"{stem}.json")
+
+    def give_up(reason: str) -> None:
+        keep = part.with_name(f"{stem}{UNRECOVERABLE_SUFFIX}")
+        os.replace(part, keep)
+        log.error("%s: %s; raw bytes kept as %s", part, reason, keep.name)
+
+    if final.exists():
+        give_up(f"{final.name} exists already")
+        return None
+    if not side.is_file():
+        give_up("no sidecar")
+        return None
+    raw = part.read_bytes()
+    nul = raw.find(b"\0")  # a power cut can leave zero-filled blocks at the end
+    if nul >= 0:
+        raw = raw[:nul]
+    lines = raw.decode("utf-8", errors="replace").split("\n")
+    with tempfile.TemporaryDirectory(prefix=".recover-", dir=part.parent) as tmp:
+        probe = Path(tmp) / f"{stem}.csv"
+        shutil.copyfile(side, probe.with_suffix(".json"))
+        for _ in range(8):
+            complete = len(lines) - 1  # lines ending in "\n" (the last piece may be cut)
+            if complete < 2:  # header only: nothing was recorded
+                part.unlink()
+                side.unlink(missing_ok=True)
+                log.warning("%s held no complete sample: removed", part)
+                return None
+            probe.write_text("\n".join(lines), encoding="utf-8")
+            try:
+                rec = read_recording(probe, drop_truncated_tail=True)
+                break
+            except RecordingError as exc:
+                if exc.path != probe or exc.line is None or exc.line < 2:
+                    give_up(str(exc).replace(str(probe), part.name))
+                    return None
+                log.warning("%s: cutting at line %d (%s)", part, exc.line, exc.reason)
+                lines = [*lines[: exc.line - 1], ""]
+        else:
+            give_up("too many bad lines")
+            return None
+    write_recording(rec, final)
+    part.unlink()
+    _fsync_dir(part.parent)
+    log.warning("recovered %s: %d samples", final, rec.n_samples)
+    return final
