@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= edge,train,dev
+EXTRAS ?= edge,train,dev,demo
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 

@@ -23,6 +23,8 @@ BENCH_MODULES: list[str] = [
     "edge.recording.bench",
     "train.physics.bench",
     "firmware_bridge.bench",
+    "converters.bench",
+    "edge.daemon.bench",
 ]
 
 

@@ -1,0 +1,34 @@
+"""Benchmark: per-step latency of the shipped int8 bundle and its float32/dynamic siblings.
+
+LiteRT, 1 thread, feature assembly and output scaling included (``Estimator.step``), on
+real walking data at the model rate. Target: int8 median <= 20 µs on this machine.
+"""
+
+from __future__ import annotations
+
+from converters.pipeline import latency
+from edge.bundle import read_bundle
+from edge.daemon.simulate import default_bundle_path
+from edge.recording import bundled_recording_path
+from train.checkpoint import read_checkpoint_meta
+from train.inputs import at_model_rate
+
+TARGET_MEDIAN_US = 20.0
+
+
+def run() -> dict:
+    from converters.cli import default_checkpoint
+
+    bundle = read_bundle(default_bundle_path())
+    meta = read_checkpoint_meta(default_checkpoint())
+    rec = at_model_rate(bundled_recording_path("P01_walking"), bundle.manifest.sample_rate_hz)
+    lat = latency(bundle, rec, meta, n=20000)
+    return {
+        "bundle": str(default_bundle_path()),
+        "quantization": bundle.manifest.quantization,
+        "bundle_bytes": default_bundle_path().stat().st_size,
+        "step_latency_median_us": lat["median_us"],
+        "step_latency_p99_us": lat["p99_us"],
+        "target_median_us": TARGET_MEDIAN_US,
+        "meets_target": lat["median_us"] <= TARGET_MEDIAN_US,
+    }

@@ -1,0 +1,451 @@
+"""``make demo``: a broker, the live dashboard and ``sspinn-edge simulate`` on real data.
+
+Starts, in this order:
+
+1. an MQTT broker on a free 127.0.0.1 port: Debian's mosquitto when it is installed,
+   else an embedded pure-Python broker (amqtt) in a child process; it says which;
+2. the dashboard bridge (:mod:`edge.dashboard_server`) and prints its URL;
+3. ``sspinn-edge simulate`` (the real daemon on an emulated I2C bus, with the shipped
+   int8 bundle) on the bundled recordings: walking, then running, then again, each for
+   ``--segment-seconds``.
+
+Ctrl-C or SIGTERM stops everything (simulator, server, broker, by PID) and exits 0;
+``--seconds N`` (or ``DEMO_SECONDS=N``) stops by itself after N seconds::
+
+    python -m edge.demo                 # or: make demo
+    DEMO_SECONDS=30 python -m edge.demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from edge.dashboard_server import DashboardServer, valid_device_id
+from edge.mqtt.local_broker import BrokerError, find_mosquitto, free_port, start_mosquitto
+from edge.recording import bundled_recording_path
+
+log = logging.getLogger(__name__)
+
+#: Bundled real recordings replayed in turn.
+RECORDINGS: tuple[str, ...] = ("P01_walking", "P01_running")
+#: The shipped int8 bundle (passed to the simulator when present).
+SHIPPED_BUNDLE = Path(__file__).resolve().parent / "models" / "default.sspinn"
+DEFAULT_PORT = 8765
+DEFAULT_DEVICE = "demo"
+
+
+def say(text: str) -> None:
+    """One user-facing line on stdout (flushed: the URL must show at once)."""
+    print(text, flush=True)
+
+
+# ---- brokers ------------------------------------------------------------------------------
+class Broker(Protocol):
+    host: str
+    port: int
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def address(self) -> str: ...
+
+    def stop(self, timeout_s: float = 5.0) -> None: ...
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def _stop_process(proc: subprocess.Popen[bytes], timeout_s: float, name: str) -> None:
+    """SIGTERM, wait, then SIGKILL: by PID, never by name."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        log.warning("%s (pid %d) did not stop in %.0f s: killing it", name, proc.pid, timeout_s)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=timeout_s)
+
+
+@dataclass
+class EmbeddedBroker:
+    """The pure-Python broker (amqtt) running in a child process on 127.0.0.1."""
+
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        _stop_process(self.process, timeout_s, "embedded broker")
+
+
+def amqtt_available() -> bool:
+    """True when the ``amqtt`` package (the embedded broker) can be imported."""
+    import importlib.util
+
+    return importlib.util.find_spec("amqtt") is not None
+
+
+def start_embedded_broker(port: int | None = None, timeout_s: float = 20.0) -> EmbeddedBroker:
+    """Start amqtt on 127.0.0.1 in a child process and wait until it listens.
+
+    Raises:
+        BrokerError: amqtt is not installed or the broker did not come up.
+    """
+    if not amqtt_available():
+        raise BrokerError(
+            "no MQTT broker: mosquitto is not installed and neither is amqtt "
+            "(pip install 'sspinnpose-edge[edge]', or sudo apt-get install mosquitto)"
+        )
+    host = "127.0.0.1"
+    port = port or free_port(host)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.demo", "--serve-embedded-broker", str(port)],
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    broker = EmbeddedBroker(host, port, proc)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BrokerError(f"the embedded broker exited with code {proc.returncode}")
+        if _port_open(host, port):
+            return broker
+        time.sleep(0.05)
+    broker.stop()
+    raise BrokerError(f"the embedded broker did not open {host}:{port} in {timeout_s:.0f} s")
+
+
+def serve_embedded_broker(port: int) -> int:
+    """Run amqtt on 127.0.0.1:port until SIGTERM/SIGINT (the child process's main)."""
+    from amqtt.broker import Broker as AmqttBroker
+
+    logging.basicConfig(level=logging.WARNING, format="embedded broker: %(message)s")
+    for name in ("amqtt", "transitions"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # noisy on client disconnects
+    config = {
+        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+    }
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        broker = AmqttBroker(config)
+        await broker.start()
+        await stop.wait()
+        await broker.shutdown()
+
+    asyncio.run(run())
+    return 0
+
+
+def start_broker(kind: str = "auto") -> tuple[Broker, str]:
+    """Start a broker (``auto``: mosquitto when installed, else embedded); (broker, words)."""
+    if kind in ("auto", "mosquitto"):
+        exe = find_mosquitto()
+        if exe is not None:
+            broker = start_mosquitto()
+            return broker, f"mosquitto ({exe}, pid {broker.pid}) on {broker.address}"
+        if kind == "mosquitto":
+            raise BrokerError("mosquitto is not installed (sudo apt-get install mosquitto)")
+    emb = start_embedded_broker()
+    why = "mosquitto is not installed, so " if kind == "auto" else ""
+    return emb, (f"{why}the embedded pure-Python broker (amqtt, pid {emb.pid}) on {emb.address}")
+
+
+# ---- the simulator ------------------------------------------------------------------------
+def sspinn_edge_command() -> list[str]:
+    """How to run ``sspinn-edge``: the console script beside this Python, else the module."""
+    script = Path(sys.executable).with_name("sspinn-edge")
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    found = shutil.which("sspinn-edge")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "import sys; from edge.cli import main; sys.exit(main())"]
+
+
+def simulate_available(command: Sequence[str] | None = None, timeout_s: float = 60.0) -> bool:
+    """True when ``sspinn-edge simulate --help`` exits 0."""
+    cmd = [*(command or sspinn_edge_command()), "simulate", "--help"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def simulate_command(
+    recording: Path,
+    broker: str,
+    device_id: str,
+    *,
+    duration_s: float | None = None,
+    bundle: Path | None = None,
+    command: Sequence[str] | None = None,
+) -> list[str]:
+    """The ``sspinn-edge simulate`` command line for one recording."""
+    cmd = [
+        *(command or sspinn_edge_command()),
+        "simulate",
+        "--recording",
+        str(recording),
+        "--broker",
+        broker,
+        "--device-id",
+        device_id,
+    ]
+    if duration_s is not None:
+        cmd += ["--duration", f"{duration_s:g}"]
+    if bundle is not None:
+        cmd += ["--bundle", str(bundle)]
+    return cmd
+
+
+# ---- orchestration ------------------------------------------------------------------------
+@dataclass
+class Demo:
+    """Broker + dashboard + simulator, until stopped or ``seconds`` have passed."""
+
+    seconds: float | None = None
+    port: int = DEFAULT_PORT
+    host: str = "127.0.0.1"
+    device_id: str = DEFAULT_DEVICE
+    broker_kind: str = "auto"
+    segment_seconds: float = 30.0
+    bundle: Path | None = None
+    verbose: bool = False
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    url: str | None = None
+
+    def request_stop(self, *_: object) -> None:
+        """Signal handler: stop everything (Ctrl-C, SIGTERM, the deadline)."""
+        self.stop_event.set()
+
+    def _start_server(self, broker: Broker) -> DashboardServer:
+        try:
+            return DashboardServer(
+                broker.address, host=self.host, port=self.port, default_device=self.device_id
+            ).start()
+        except OSError as exc:
+            if self.port == 0:
+                raise
+            say(f"Port {self.port} is busy ({exc.strerror}); using a free port instead.")
+            return DashboardServer(
+                broker.address, host=self.host, port=0, default_device=self.device_id
+            ).start()
+
+    def run(self) -> int:
+        """Run the demo; the exit code (0 when stopped by Ctrl-C, SIGTERM or the deadline)."""
+        started = time.monotonic()
+        deadline = started + self.seconds if self.seconds else None
+        edge_cmd = sspinn_edge_command()
+        if not simulate_available(edge_cmd):
+            say(
+                "`sspinn-edge simulate` is not available in this installation, so there "
+                "is nothing to show yet. Run `make install` (or update the checkout) and "
+                "try again."
+            )
+            return 2
+        bundle = self.bundle or (SHIPPED_BUNDLE if SHIPPED_BUNDLE.is_file() else None)
+        logdir = Path(tempfile.mkdtemp(prefix="sspinn-demo-"))
+        broker: Broker | None = None
+        server: DashboardServer | None = None
+        sim: subprocess.Popen[bytes] | None = None
+        try:
+            broker, words = start_broker(self.broker_kind)
+            say(f"MQTT broker: {words}")
+            server = self._start_server(broker)
+            self.url = server.url
+            say(f"Dashboard: {server.url}   (open it in a browser; Ctrl-C stops the demo)")
+            say(
+                f"Live topics: sspinn/{self.device_id}/# on {broker.address}"
+                f"  (e.g. mosquitto_sub -h {broker.host} -p {broker.port}"
+                f" -t 'sspinn/{self.device_id}/#' -v)"
+            )
+            if self.seconds:
+                say(f"Stopping by itself after {self.seconds:g} s (DEMO_SECONDS).")
+            sim = self._loop_simulator(broker, edge_cmd, bundle, logdir, deadline)
+            return 0 if sim is None else 1
+        except BrokerError as exc:
+            say(f"Cannot start an MQTT broker: {exc}")
+            return 1
+        finally:
+            say("Stopping...")
+            if isinstance(sim, subprocess.Popen):
+                _stop_process(sim, 10.0, "sspinn-edge simulate")
+            if server is not None:
+                server.close()
+            if broker is not None:
+                broker.stop()
+            if not self.verbose:
+                shutil.rmtree(logdir, ignore_errors=True)
+            say(f"Demo stopped after {time.monotonic() - started:.0f} s.")
+
+    def _loop_simulator(
+        self,
+        broker: Broker,
+        edge_cmd: list[str],
+        bundle: Path | None,
+        logdir: Path,
+        deadline: float | None,
+    ) -> subprocess.Popen[bytes] | None:
+        """Run the recordings in turn until stopped; a simulator that keeps failing ends it.
+
+        Returns None after a normal stop, or the failed process.
+        """
+        failures = 0
+        run = 0
+        while not self.stop_event.is_set():
+            name = RECORDINGS[run % len(RECORDINGS)]
+            run += 1
+            cmd = simulate_command(
+                bundled_recording_path(name),
+                broker.address,
+                self.device_id,
+                duration_s=self.segment_seconds,
+                bundle=bundle,
+                command=edge_cmd,
+            )
+            log_path = logdir / f"simulate-{run:03d}-{name}.log"
+            say(f"Simulating {name} for {self.segment_seconds:g} s: sspinn-edge simulate ...")
+            log.debug("running %s (log %s)", " ".join(cmd), log_path)
+            t_start = time.monotonic()
+            with open(log_path, "wb") as out:
+                proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=None if self.verbose else out,
+                    stderr=subprocess.STDOUT if not self.verbose else None,
+                    start_new_session=True,  # Ctrl-C reaches the demo only; it stops us
+                )
+                while proc.poll() is None:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        self.stop_event.set()
+                    if self.stop_event.wait(0.2):
+                        _stop_process(proc, 10.0, "sspinn-edge simulate")
+                        return None
+            if proc.returncode == 0:
+                failures = 0
+                continue
+            failures += 1
+            tail = log_path.read_text(errors="replace")[-1500:] if log_path.exists() else ""
+            say(f"sspinn-edge simulate exited with code {proc.returncode}:\n{tail}")
+            if failures >= 3 or (time.monotonic() - t_start < 2.0 and failures >= 2):
+                say("The simulator keeps failing; stopping the demo.")
+                return proc
+            self.stop_event.wait(1.0)
+        return None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env_seconds = os.environ.get("DEMO_SECONDS") or None
+    env_port = os.environ.get("DEMO_PORT") or None
+    p = argparse.ArgumentParser(
+        prog="python -m edge.demo",
+        description="Live demo: MQTT broker + dashboard + sspinn-edge simulate on the bundled "
+        "real recordings (walking, then running). Ctrl-C stops everything.",
+    )
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=float(env_seconds) if env_seconds else None,
+        help="stop by itself after N seconds (default: $DEMO_SECONDS, else run until Ctrl-C)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(env_port) if env_port else DEFAULT_PORT,
+        help=f"dashboard HTTP port (default: $DEMO_PORT or {DEFAULT_PORT}; 0: a free one; "
+        "a busy port falls back to a free one)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="dashboard address (default loopback)")
+    p.add_argument("--device-id", default=DEFAULT_DEVICE, help="the simulated device's id")
+    p.add_argument(
+        "--broker",
+        choices=("auto", "mosquitto", "embedded"),
+        default="auto",
+        help="auto: mosquitto when installed, else the embedded pure-Python broker",
+    )
+    p.add_argument(
+        "--segment-seconds",
+        type=float,
+        default=30.0,
+        help="how long each recording is simulated before the next one (s)",
+    )
+    p.add_argument(
+        "--bundle",
+        type=Path,
+        default=Path(os.environ["DEMO_BUNDLE"]) if os.environ.get("DEMO_BUNDLE") else None,
+        help="model bundle (default: $DEMO_BUNDLE, else the shipped int8 bundle)",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="show the simulator's output")
+    p.add_argument("--serve-embedded-broker", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.serve_embedded_broker is not None:
+        return serve_embedded_broker(args.serve_embedded_broker)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not valid_device_id(args.device_id):
+        say(f"--device-id {args.device_id!r} must be one plain MQTT topic level")
+        return 2
+    if args.seconds is not None and args.seconds <= 0:
+        args.seconds = None
+    demo = Demo(
+        seconds=args.seconds,
+        port=args.port,
+        host=args.host,
+        device_id=args.device_id,
+        broker_kind=args.broker,
+        segment_seconds=args.segment_seconds,
+        bundle=args.bundle,
+        verbose=args.verbose,
+    )
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, demo.request_stop)
+    say("SSPINNpose demo: starting a broker, the dashboard and the simulated device...")
+    return demo.run()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
