@@ -25,6 +25,7 @@ BENCH_MODULES: list[str] = [
     "firmware_bridge.bench",
     "converters.bench",
     "edge.daemon.bench",
+    "train.data.synthetic.bench",
 ]
 
 

@@ -1,0 +1,122 @@
+"""Stance-leg inverse kinematics: the stance foot rolls on the ground without sliding.
+
+During a stance interval the foot keeps the absolute angle of the gait pattern and
+rolls over a pivot on its sole: the heel while the toes are up (foot angle > 0), the toe
+once the heel has lifted (foot angle < 0), and a point moving from heel to toe in between
+(``w = 1 / (1 + exp(angle / 2°))``, the toe's share). The pivot's ground position is
+``anchor + w · sole`` (rolling without slip), so the ankle position follows from the foot
+angle, and the hip and knee angles from the two-link (thigh, shank) triangle between hip
+and ankle. The anchor of each stance interval is chosen so that the stance thigh angle
+matches the pattern's on average.
+
+All angles rad, positions m in the ground frame (x forward, y up, ground y = 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from train.data.synthetic.body import Body
+
+#: Softness of the heel-to-toe pivot transition (foot angle), rad.
+PIVOT_SOFTNESS_RAD = np.radians(2.0)
+#: Least knee flexion the solver allows (a knee never quite locks), rad.
+MIN_KNEE_FLEXION_RAD = np.radians(0.5)
+
+
+def toe_share(foot_angle: np.ndarray) -> np.ndarray:
+    """(n,) weight of the toe in the pivot (0 heel, 1 toe) for foot angles (n,) rad."""
+    return 1.0 / (1.0 + np.exp(np.clip(foot_angle / PIVOT_SOFTNESS_RAD, -50, 50)))
+
+
+def stance_runs(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Label contiguous True runs of a (n,) mask: (n,) run index (-1 outside), count."""
+    mask = np.asarray(mask, dtype=bool)
+    starts = mask & ~np.r_[False, mask[:-1]]
+    ids = np.cumsum(starts) - 1
+    return np.where(mask, ids, -1), int(starts.sum())
+
+
+@dataclass(frozen=True)
+class LegSolution:
+    """IK result of one leg on the frames of its stance mask.
+
+    Attributes:
+        angles: (n, 3) hip flexion, knee, ankle (rad); NaN outside stance.
+        deficit_m: (n,) how far the leg could not reach the ground (m, 0 if it could).
+        anchor_x: (runs,) ground x of the heel pivot per stance interval, m.
+    """
+
+    angles: np.ndarray
+    deficit_m: np.ndarray
+    anchor_x: np.ndarray
+
+
+def _two_link(
+    body: Body,
+    hip: np.ndarray,
+    tilt: np.ndarray,
+    foot: np.ndarray,
+    w: np.ndarray,
+    anchor: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Thigh absolute angle, knee, ankle angle and reach deficit (all (m,)) for a foot of
+    absolute angle ``foot`` pivoting on the ground at heel-pivot anchor ``anchor``."""
+    local = body.heel[None, :] + w[:, None] * (body.toe - body.heel)[None, :]
+    c, s = np.cos(foot), np.sin(foot)
+    ankle_x = anchor + w * body.sole_m - (c * local[:, 0] - s * local[:, 1])
+    ankle_y = -(s * local[:, 0] + c * local[:, 1])
+    dx, dy = ankle_x - hip[:, 0], ankle_y - hip[:, 1]
+    dist = np.hypot(dx, dy)
+    l1, l2 = body.thigh_m, body.shank_m
+    cos_max = np.cos(MIN_KNEE_FLEXION_RAD)
+    reach = np.sqrt(l1 * l1 + l2 * l2 + 2 * l1 * l2 * cos_max)
+    cos_k = np.clip((dist * dist - l1 * l1 - l2 * l2) / (2 * l1 * l2), -1.0, cos_max)
+    knee = -np.arccos(cos_k)
+    psi = np.arctan2(dx, -dy)
+    beta = np.arctan2(l2 * np.sin(-knee), l1 + l2 * np.cos(knee))
+    thigh = psi + beta
+    return thigh, knee, foot - (thigh + knee), np.clip(dist - reach, 0.0, None)
+
+
+def solve_stance_leg(
+    body: Body,
+    hip: np.ndarray,
+    tilt: np.ndarray,
+    foot_angle: np.ndarray,
+    pivot_rel_x: np.ndarray,
+    mask: np.ndarray,
+) -> LegSolution:
+    """IK of one leg over all its stance intervals.
+
+    Each interval's anchor puts the foot where the pattern puts it at touchdown (the
+    first stance sample): hip x plus the pattern's pivot position relative to the hip.
+
+    Args:
+        body: the body.
+        hip: (n, 2) hip joint centre, m.
+        tilt: (n,) trunk angle (pelvis_tilt), rad.
+        foot_angle: (n,) absolute foot angle to keep, rad.
+        pivot_rel_x: (n,) x of the pattern's pivot point relative to the hip, m.
+        mask: (n,) bool stance frames.
+    """
+    n = hip.shape[0]
+    run_id, n_runs = stance_runs(mask)
+    angles = np.full((n, 3), np.nan)
+    deficit = np.zeros(n)
+    if n_runs == 0:
+        return LegSolution(angles, deficit, np.zeros(0))
+    idx = np.flatnonzero(mask)
+    rid = run_id[idx]
+    h, tl, ft = hip[idx], tilt[idx], foot_angle[idx]
+    w = toe_share(ft)
+    first = idx[np.r_[0, np.flatnonzero(np.diff(rid)) + 1]]
+    anchor = hip[first, 0] + pivot_rel_x[first] - toe_share(foot_angle[first]) * body.sole_m
+    thigh, knee, ankle, short = _two_link(body, h, tl, ft, w, anchor[rid])
+    angles[idx, 0] = thigh - tl
+    angles[idx, 1] = knee
+    angles[idx, 2] = ankle
+    deficit[idx] = short
+    return LegSolution(angles, deficit, anchor)

@@ -1,0 +1,109 @@
+"""Sensor placement: nominal positions, placement jitter and mounting-angle offsets.
+
+The nominal positions are those of the lab study (``P01`` sidecars, 1.73 m), with the
+along-segment and foot coordinates scaled to the body height. A recording's sidecar
+stores the nominal positions (what a user would enter); the signals are generated at the
+jittered positions and in the sensor's actual (slightly rotated) frame, as with a real
+strap that sits a few centimetres off and a little twisted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.recording import SENSOR_NAMES
+
+#: Nominal (x, y, z) positions in the segment frames at 1.73 m (P01 sidecar), m.
+NOMINAL_POSITIONS_M: dict[str, tuple[float, float, float]] = {
+    "pelvis": (-0.10, 0.05, 0.0),
+    "femur_r": (0.0, -0.21, 0.07),
+    "tibia_r": (0.0, -0.20, 0.055),
+    "foot_r": (0.12, 0.0, 0.0),
+    "femur_l": (0.0, -0.20, -0.07),
+    "tibia_l": (0.0, -0.18, -0.055),
+    "foot_l": (0.12, 0.0, 0.0),
+}
+_REFERENCE_HEIGHT_M = 1.73
+
+
+class PlacementJitter(BaseModel):
+    """Standard deviations of the placement errors (each sensor draws its own)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    along_segment_m: float = Field(0.02, ge=0.0, description="along the segment (y), m")
+    across_segment_m: float = Field(0.005, ge=0.0, description="anterior-posterior (x), m")
+    in_plane_deg: float = Field(3.0, ge=0.0, description="rotation about the sensor z axis")
+    out_of_plane_deg: float = Field(3.0, ge=0.0, description="rotations about x and y")
+
+    @classmethod
+    def none(cls) -> PlacementJitter:
+        return cls(
+            along_segment_m=0.0, across_segment_m=0.0, in_plane_deg=0.0, out_of_plane_deg=0.0
+        )
+
+
+def nominal_positions(height_m: float) -> np.ndarray:
+    """(7, 3) nominal sensor positions (``SENSOR_NAMES`` order) for a body height, m."""
+    scale = height_m / _REFERENCE_HEIGHT_M
+    pos = np.array([NOMINAL_POSITIONS_M[s] for s in SENSOR_NAMES], dtype=np.float64)
+    pos[:, :2] *= scale
+    return pos
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Actual sensor placement of one recording.
+
+    Attributes:
+        nominal: (7, 3) positions written to the sidecar, m.
+        actual: (7, 3) positions where the signals are generated, m.
+        rotation: (7, 3, 3) sensor-frame axes in segment coordinates (columns), so a
+            segment-frame vector v reads ``rotation.T @ v`` in the sensor.
+    """
+
+    nominal: np.ndarray
+    actual: np.ndarray
+    rotation: np.ndarray
+
+
+def _rot(axis: int, angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    i, j = [(1, 2), (2, 0), (0, 1)][axis]
+    r = np.eye(3)
+    r[i, i], r[i, j], r[j, i], r[j, j] = c, -s, s, c
+    return r
+
+
+def sample_placement(
+    height_m: float, jitter: PlacementJitter, rng: np.random.Generator
+) -> Placement:
+    """Nominal positions for ``height_m`` and a random actual placement around them."""
+    nominal = nominal_positions(height_m)
+    actual = nominal.copy()
+    n = nominal.shape[0]
+    actual[:, 1] += rng.normal(0.0, jitter.along_segment_m, n)
+    actual[:, 0] += rng.normal(0.0, jitter.across_segment_m, n)
+    rots = []
+    for _ in range(n):
+        ax, ay = np.radians(rng.normal(0.0, jitter.out_of_plane_deg, 2))
+        az = np.radians(rng.normal(0.0, jitter.in_plane_deg))
+        rots.append(_rot(2, az) @ _rot(1, ay) @ _rot(0, ax))
+    return Placement(nominal, actual, np.stack(rots))
+
+
+def to_sensor_frame(planar: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """(N, S, 6) acc x, y, z and gyr x, y, z in each sensor frame from the planar model's
+    (N, S, 3) acc x, acc y (m/s²), gyr z (rad/s) in the segment frames (out-of-plane
+    components of the planar motion are zero)."""
+    n, s, _ = planar.shape
+    acc = np.zeros((n, s, 3))
+    acc[..., :2] = planar[..., :2]
+    gyr = np.zeros((n, s, 3))
+    gyr[..., 2] = planar[..., 2]
+    acc_s = np.einsum("sji,nsj->nsi", rotation, acc)
+    gyr_s = np.einsum("sji,nsj->nsi", rotation, gyr)
+    return np.concatenate([acc_s, gyr_s], axis=-1)
