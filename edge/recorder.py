@@ -53,7 +53,7 @@ from edge.recording import (
     read_recording,
     write_recording,
 )
-from edge.recording.csv_io import format_rows
+from edge.recording.csv_io import atomic_write, format_rows, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -73,31 +73,13 @@ def _utc_iso(unix_s: float) -> str:
     return datetime.fromtimestamp(unix_s, UTC).isoformat(timespec="milliseconds")
 
 
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+def _write_text(path: Path, text: str) -> None:
+    atomic_write(path, [text])
 
 
 def _sidecar_text(meta: Sidecar) -> str:
     """The sidecar exactly as :func:`edge.recording.write_recording` writes it."""
     return json.dumps(meta.model_dump(mode="json", exclude_none=True), indent=2) + "\n"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def default_free_bytes(path: Path) -> int:
@@ -320,7 +302,7 @@ class Recorder:
             session.mkdir(parents=True)
         except OSError as exc:
             raise RecorderError(f"cannot create {session}: {exc}") from exc
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         with self._lock:
             self._session_dir = session
             self._note = note
@@ -490,13 +472,13 @@ class Recorder:
         meta = self._template.model_copy(update={"trial": name, "device": device})
         if note:
             meta = meta.model_copy(update={"note": note})
-        _write_atomic(session / f"{name}.json", _sidecar_text(meta))
+        _write_text(session / f"{name}.json", _sidecar_text(meta))
         part = session / f"{name}{PART_SUFFIX}"
         fh = open(part, "w", encoding="utf-8", newline="", buffering=1 << 16)  # noqa: SIM115
         fh.write(",".join(self.columns) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
-        _fsync_dir(session)
+        fsync_dir(session)
         self._fh, self._w_part, self._w_meta, self._w_rows = fh, part, meta, 0
         self._w_last_fsync = time.monotonic()
         self._w_check_disk(force=True)
@@ -540,11 +522,11 @@ class Recorder:
             return
         device = dict(meta.device or {})
         device.update(n_samples=self._w_rows, end_utc=_utc_iso(self._wall_clock()))
-        _write_atomic(
+        _write_text(
             final.with_suffix(".json"), _sidecar_text(meta.model_copy(update={"device": device}))
         )
         os.replace(part, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         with self._lock:
             self._n["closed"] += 1
             self._closed_paths.append(final)
@@ -681,6 +663,6 @@ def recover_part(part: Path) -> Path | None:
             return None
     write_recording(rec, final)
     part.unlink()
-    _fsync_dir(part.parent)
+    fsync_dir(part.parent)
     log.warning("recovered %s: %d samples", final, rec.n_samples)
     return final

@@ -246,7 +246,8 @@ def read_recording(path: str | Path, *, drop_truncated_tail: bool = False) -> Re
     return Recording(time_s, sensors, imu, meta, truth, csv_path)
 
 
-def _atomic_write(path: Path, chunks: Iterable[str]) -> None:
+def atomic_write(path: Path, chunks: Iterable[str]) -> None:
+    """Write text chunks to ``path`` via a fsync'd temporary in the same folder + rename."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
@@ -260,7 +261,8 @@ def _atomic_write(path: Path, chunks: Iterable[str]) -> None:
         raise
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """fsync a folder so a rename in it survives a power cut (best effort)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -297,7 +299,7 @@ def write_recording(rec: Recording, path: str | Path) -> Path:
         axis=1,
     )
     sidecar_text = json.dumps(meta.model_dump(mode="json", exclude_none=True), indent=2) + "\n"
-    _atomic_write(sidecar_path(csv_path), [sidecar_text])
-    _atomic_write(csv_path, [",".join(header) + "\n", format_rows(rows)])
-    _fsync_dir(csv_path.parent)
+    atomic_write(sidecar_path(csv_path), [sidecar_text])
+    atomic_write(csv_path, [",".join(header) + "\n", format_rows(rows)])
+    fsync_dir(csv_path.parent)
     return csv_path
