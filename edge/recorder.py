@@ -452,6 +452,11 @@ class Recorder:
                 log.exception("recorder writer failed")
                 self._w_fail(f"recorder error: {exc}")
 
+    def set_calibration(self, calibration: dict[str, Any] | None) -> None:
+        """Write ``calibration`` into the sidecar of every segment opened from now on."""
+        # One reference assignment: the writer thread sees the old or the new template.
+        self._template = self._template.model_copy(update={"calibration": calibration})
+
     def _w_open(
         self, session: Path, name: str, seq: int, wall: float, t0: float, note: str | None
     ) -> None:

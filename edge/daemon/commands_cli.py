@@ -7,6 +7,7 @@ import json
 import logging
 import signal
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -134,11 +135,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         "samples": daemon.loop.samples,
         "estimates": daemon.loop.estimates,
         "published_frames": daemon.publisher.frames,
-        "link": {
-            k: v for k, v in daemon.link.stats().__dict__.items() if isinstance(v, int | float)
-        }
-        if hasattr(daemon.link.stats(), "__dict__")
-        else None,
+        "link": asdict(daemon.link.stats()),
         "sampler": stats,
     }
     print(json.dumps(summary, default=str))

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,7 @@ class Daemon:
             rate_hz=rate,
             recorder=self.recorder,
             sensor_names=self.names,
+            clock=parts.clock,
         )
         self.sampler = FixedRateSampler(rate, parts.clock)
         self.dispatcher = CommandDispatcher(self.link)
@@ -217,13 +218,12 @@ class Daemon:
     def health(self) -> dict[str, Any]:
         """The current ``health`` payload."""
         st = self.sampler
-        elapsed = max(1e-9, (st.clock.monotonic_ns() - st._started_ns) / 1e9) if st.ticks else 0
+        rate = st.stats().achieved_rate_hz if st.ticks > 1 else 0.0
         lat = self.loop.latency
-        rec = self.recorder.stats()
         return build_health(
             t=self.loop.last_t,
             wall_time=time.time(),
-            loop_rate_hz=round(st.ticks / elapsed, 2) if elapsed else 0.0,
+            loop_rate_hz=round(rate, 2),
             overruns=st.overruns,
             latency_ms_p50=lat.percentile_us(50) / 1e3,
             latency_ms_p99=lat.percentile_us(99) / 1e3,
@@ -238,9 +238,7 @@ class Daemon:
                 "model": self.slot.bundle.manifest.model_id if self.slot.bundle else None,
                 "model_swaps": self.slot.swaps,
                 "model_rollbacks": self.slot.rollbacks,
-                "recorder": {"alarm": self.alarm, **rec.__dict__}
-                if hasattr(rec, "__dict__")
-                else None,
+                "recorder": {"alarm": self.alarm, **asdict(self.recorder.stats())},
             },
         )
 
@@ -297,5 +295,5 @@ class Daemon:
             applier.cos[:] = 1.0
             applier.sin[:] = 0.0
         self.loop.calibration = applier
-        self.recorder_calibration = result.to_sidecar()
+        self.recorder.set_calibration({"kind": request.kind, **result.to_sidecar()})
         return {"kind": request.kind, "calibration": result.to_sidecar()}

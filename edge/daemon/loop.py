@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,6 +11,7 @@ from edge.mqtt.payloads import EstimateFrame
 from edge.mqtt.publisher import EstimatePublisher
 from firmware_bridge.acquisition import Acquisition
 from firmware_bridge.calibration import CalibrationApplier
+from firmware_bridge.clock import Clock, SystemClock
 from firmware_bridge.sampler import LatencyHistogram, Tick
 
 
@@ -20,8 +20,8 @@ class EstimationLoop:
 
     The sample time is ``tick.index / rate`` (the sampler schedules on absolute
     deadlines), so estimates, recordings and a replayed file share one time base.
-    Latency is measured from the tick's start to the estimate being handed to the
-    publisher (sensor read and inference included).
+    Latency is measured on the sampler's clock from the tick's start to the end of the
+    sample's work (sensor read, recording, inference, publishing hand-off).
     """
 
     def __init__(
@@ -34,6 +34,7 @@ class EstimationLoop:
         recorder: object | None = None,
         calibration: CalibrationApplier | None = None,
         sensor_names: Sequence[str] = (),
+        clock: Clock | None = None,
     ) -> None:
         self.acq = acquisition
         self.slot = slot
@@ -42,6 +43,7 @@ class EstimationLoop:
         self.calibration = calibration
         self.rate_hz = rate_hz
         self.names = list(sensor_names) or list(acquisition.names)
+        self.clock = clock or SystemClock()
         self.latency = LatencyHistogram()
         self.samples = 0
         self.last_t = 0.0
@@ -75,10 +77,11 @@ class EstimationLoop:
             return
         est = estimator.step(self._rows(data))
         self.estimates += 1
-        if self.slot._live_left:
+        if self.slot.checking_live:
             self.slot.check_live(bool(np.isfinite(est.angles_deg).all()))
-        self.publisher.offer(lambda: self._make_frame(t, tick.index, estimator, frame))
-        self.latency.add(time.monotonic_ns() - tick.start_ns)
+        if self.publisher.tick():  # build a frame only for the samples that get published
+            self.publisher.submit(self._make_frame(t, tick.index, estimator, frame))
+        self.latency.add(self.clock.monotonic_ns() - tick.start_ns)
 
     def _make_frame(self, t: float, seq: int, estimator, frame) -> EstimateFrame:  # type: ignore[no-untyped-def]
         outputs = estimator.manifest.outputs

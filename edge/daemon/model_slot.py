@@ -178,6 +178,11 @@ class ModelSlot:
             "took_ms": round((time.perf_counter() - t0) * 1e3, 1),
         }
 
+    @property
+    def checking_live(self) -> bool:
+        """True during the first steps of a freshly swapped-in model."""
+        return self._live_left > 0
+
     def check_live(self, outputs_finite: bool) -> None:
         """Called by the loop after each step during the first steps of a new model;
         rolls back to the previous model if the new one produced a non-finite output."""
