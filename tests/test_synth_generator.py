@@ -111,10 +111,10 @@ def test_standing_start_walk_run_and_stop(mixed):
 def test_mixed_program_is_physically_consistent(mixed):
     assert V.grf_balance_rms_bw(mixed) < 1e-6
     assert V.kane_residual_max(mixed)[1] < 1e-6
-    # Steady gait stays within 1 cm; the slow first and last steps of a start or stop
-    # can scuff deeper (docs/synthetic-data.md, limitations).
-    assert V.penetration_m(mixed) <= 0.02
-    assert V.stance_slip(mixed)["load_weighted"] <= 0.08
+    # Starts, stops and the walk-run transition included (issue 4 acceptance).
+    assert V.penetration_m(mixed) <= 0.01
+    assert V.stance_slip(mixed)["load_weighted"] <= 0.05
+    assert V.airborne_load_share(mixed) < 0.1
 
 
 def test_other_sample_rate():
@@ -176,7 +176,7 @@ def test_program_ramps_are_smooth_and_reach_the_targets():
 def test_cadence_laws():
     assert walking_stride_s(np.array(1.2919), 1.73) == pytest.approx(1.2135)
     assert running_stride_s(np.array(3.5), 1.75) == pytest.approx(0.72)
-    v = np.linspace(0.9, 2.3, 10)
+    v = np.linspace(0.9, 2.0, 10)
     assert np.all(np.diff(walking_stride_s(v, 1.75)) < 0)
     assert walking_stride_s(np.array(1.3), 1.95) > walking_stride_s(np.array(1.3), 1.55)
 

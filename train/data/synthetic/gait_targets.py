@@ -243,6 +243,10 @@ def _movement_targets(
     return angles, grf, stance
 
 
+#: Gait amplitude (0 standing .. 1 full gait) below which no foot leaves the ground.
+STEP_AMPLITUDE = 0.3
+
+
 def build_targets(
     program: ProgramSignals,
     height_m: float,
@@ -294,13 +298,17 @@ def build_targets(
     gait = (1.0 - run)[:, None] * ang_w + run[:, None] * ang_r
     angles = stand + amp[:, None] * (gait - stand)
 
-    grf_gait = (1.0 - run)[:, None, None] * grf_w + run[:, None, None] * grf_r
-    grf_stand = np.zeros((n, 2, 2))
-    grf_stand[..., 1] = 0.5
-    grf = grf_stand + amp[:, None, None] * (grf_gait - grf_stand)
-
     st_gait = (1.0 - run)[:, None] * st_w + run[:, None] * st_r
-    stance = np.where((amp > 0.02)[:, None], st_gait > 0.5, True)
+    # Below STEP_AMPLITUDE a step would be a shuffle: both feet stay down (the stance IK
+    # keeps them planted while the pattern sways).
+    stance = np.where((amp > STEP_AMPLITUDE)[:, None], st_gait > 0.5, True)
+
+    grf_gait = (1.0 - run)[:, None, None] * grf_w + run[:, None, None] * grf_r
+    # The standing share of the body weight rests on the feet that are down.
+    down = stance.astype(np.float64)
+    grf_stand = np.zeros((n, 2, 2))
+    grf_stand[..., 1] = down / np.maximum(down.sum(axis=1, keepdims=True), 1.0)
+    grf = grf_stand + amp[:, None, None] * (grf_gait - grf_stand)
     loaded = np.clip(grf[..., 1].sum(axis=1) / 0.1, 0.0, 1.0)
     flight = np.where(stance.any(axis=1), 0.0, 1.0 - loaded)
     return GaitTargets(t, phase, angles, tilt, grf, stance, flight, program)

@@ -205,7 +205,7 @@ def random_spec(
         name=name,
         height_m=round(height, 3),
         mass_kg=round(mass, 1),
-        segments=random_program(rng, duration_s, speeds),
+        segments=random_program(rng, duration_s, speeds, height_m=height),
         seed=int(rng.integers(0, 2**31 - 1)),
         rate_hz=rate_hz,
     )

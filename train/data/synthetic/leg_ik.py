@@ -54,6 +54,62 @@ class LegSolution:
     anchor_x: np.ndarray
 
 
+def stance_ankle(body: Body, foot: np.ndarray, anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ankle position (x, y), each (m,) m, of a foot of absolute angle ``foot`` (m,) rad
+    rolling without slip on the ground from heel-pivot anchor ``anchor`` (m,) m."""
+    w = toe_share(foot)
+    local = body.heel[None, :] + w[:, None] * (body.toe - body.heel)[None, :]
+    c, s = np.cos(foot), np.sin(foot)
+    ankle_x = anchor + w * body.sole_m - (c * local[:, 0] - s * local[:, 1])
+    ankle_y = -(s * local[:, 0] + c * local[:, 1])
+    return ankle_x, ankle_y
+
+
+def leg_length(body: Body, knee: np.ndarray) -> np.ndarray:
+    """Hip-to-ankle distance (m) at knee angles ``knee`` (rad, flexion negative)."""
+    l1, l2 = body.thigh_m, body.shank_m
+    return np.sqrt(l1 * l1 + l2 * l2 + 2 * l1 * l2 * np.cos(knee))
+
+
+def stance_anchors(
+    body: Body, hip_x: np.ndarray, foot_angle: np.ndarray, pivot_rel_x: np.ndarray, mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Heel-pivot ground anchor of each stance interval of ``mask`` (n,): where the
+    pattern puts the foot at touchdown (hip x ``hip_x`` (n,) m plus the pattern pivot's x
+    relative to the hip ``pivot_rel_x`` (n,) m). Returns (n,) run index (-1 outside
+    stance) and (runs,) anchors, m."""
+    run_id, n_runs = stance_runs(mask)
+    if n_runs == 0:
+        return run_id, np.zeros(0)
+    idx = np.flatnonzero(mask)
+    first = idx[np.r_[0, np.flatnonzero(np.diff(run_id[idx])) + 1]]
+    anchor = hip_x[first] + pivot_rel_x[first] - toe_share(foot_angle[first]) * body.sole_m
+    return run_id, anchor
+
+
+def clamp_anchors(
+    body: Body,
+    anchor: np.ndarray,
+    run_id: np.ndarray,
+    hip: np.ndarray,
+    foot_angle: np.ndarray,
+    reach_m: np.ndarray,
+) -> np.ndarray:
+    """(runs,) ``anchor`` (runs,) m moved back where the foot at its touchdown (first
+    sample of each run of ``run_id`` (n,)) is farther ahead of the hip (``hip`` (n, 2) m)
+    than a hip-ankle distance of ``reach_m`` (n,) m allows."""
+    idx = np.flatnonzero(run_id >= 0)
+    if idx.size == 0:
+        return anchor
+    first = idx[np.r_[0, np.flatnonzero(np.diff(run_id[idx])) + 1]]
+    ax, ay = stance_ankle(body, foot_angle[first], anchor)
+    dx = ax - hip[first, 0]
+    dy = hip[first, 1] - ay
+    reach = reach_m[first]
+    room = np.sqrt(np.clip(reach * reach - dy * dy, 0.0, None))
+    return anchor - np.where((dx > room) & (dy < reach), dx - room, 0.0)
+
+
 def _two_link(
     body: Body,
     hip: np.ndarray,
@@ -64,10 +120,8 @@ def _two_link(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Thigh absolute angle, knee, ankle angle and reach deficit (all (m,)) for a foot of
     absolute angle ``foot`` pivoting on the ground at heel-pivot anchor ``anchor``."""
-    local = body.heel[None, :] + w[:, None] * (body.toe - body.heel)[None, :]
-    c, s = np.cos(foot), np.sin(foot)
-    ankle_x = anchor + w * body.sole_m - (c * local[:, 0] - s * local[:, 1])
-    ankle_y = -(s * local[:, 0] + c * local[:, 1])
+    del w  # the pivot share follows from the foot angle (stance_ankle)
+    ankle_x, ankle_y = stance_ankle(body, foot, anchor)
     dx, dy = ankle_x - hip[:, 0], ankle_y - hip[:, 1]
     dist = np.hypot(dx, dy)
     l1, l2 = body.thigh_m, body.shank_m
@@ -88,11 +142,15 @@ def solve_stance_leg(
     foot_angle: np.ndarray,
     pivot_rel_x: np.ndarray,
     mask: np.ndarray,
+    touchdown_reach_m: np.ndarray | None = None,
 ) -> LegSolution:
     """IK of one leg over all its stance intervals.
 
     Each interval's anchor puts the foot where the pattern puts it at touchdown (the
-    first stance sample): hip x plus the pattern's pivot position relative to the hip.
+    first stance sample): hip x plus the pattern's pivot position relative to the hip;
+    with ``touchdown_reach_m`` (n,) m, no farther ahead of the hip than a hip-ankle
+    distance of ``touchdown_reach_m`` at that sample allows (the foot lands where the
+    leg reaches, a little behind a pattern foot thrown farther forward).
 
     Args:
         body: the body.
@@ -103,17 +161,17 @@ def solve_stance_leg(
         mask: (n,) bool stance frames.
     """
     n = hip.shape[0]
-    run_id, n_runs = stance_runs(mask)
+    run_id, anchor = stance_anchors(body, hip[:, 0], foot_angle, pivot_rel_x, mask)
     angles = np.full((n, 3), np.nan)
     deficit = np.zeros(n)
-    if n_runs == 0:
-        return LegSolution(angles, deficit, np.zeros(0))
+    if anchor.size == 0:
+        return LegSolution(angles, deficit, anchor)
     idx = np.flatnonzero(mask)
     rid = run_id[idx]
+    if touchdown_reach_m is not None:
+        anchor = clamp_anchors(body, anchor, run_id, hip, foot_angle, touchdown_reach_m)
     h, tl, ft = hip[idx], tilt[idx], foot_angle[idx]
     w = toe_share(ft)
-    first = idx[np.r_[0, np.flatnonzero(np.diff(rid)) + 1]]
-    anchor = hip[first, 0] + pivot_rel_x[first] - toe_share(foot_angle[first]) * body.sole_m
     thigh, knee, ankle, short = _two_link(body, h, tl, ft, w, anchor[rid])
     angles[idx, 0] = thigh - tl
     angles[idx, 1] = knee

@@ -37,7 +37,7 @@ def heldout_specs() -> list[SynthSpec]:
             segments=[
                 Segment(mode="stand", duration_s=4.0),
                 Segment(mode="walk", speed_m_s=1.1, duration_s=12.0),
-                Segment(mode="walk", speed_m_s=1.8, duration_s=10.0),
+                Segment(mode="walk", speed_m_s=1.6, duration_s=10.0),
                 Segment(mode="run", speed_m_s=2.8, duration_s=12.0),
                 Segment(mode="run", speed_m_s=4.2, duration_s=10.0),
                 Segment(mode="walk", speed_m_s=1.4, duration_s=8.0),

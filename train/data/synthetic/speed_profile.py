@@ -8,10 +8,11 @@ speed, in the walk-run blend and in the gait amplitude (0 standing, 1 walking/ru
 Cadence (stride duration T, s): power laws through the reference data, with the usual
 dynamic-similarity height scaling T ∝ sqrt(H):
 
-* walking: ``T = 1.2135 (v / 1.2919)^-0.45 (H / 1.73)^0.5`` — through P01 (1.29 m/s,
-  1.2135 s); gives 1.43 s at 0.9 m/s and 0.95 s at 2.2 m/s, within the ranges reported
-  for slow and fast walking (stride frequency ∝ v^0.4..0.6, e.g. Grieve & Gear 1966,
-  Dean 1965); Winter (1.62 m, 1.325 m/s) is predicted at 1.16 s vs 1.14 s recorded.
+* walking: ``T = 1.2135 (v / 1.2919)^-0.58 (H / 1.73)^0.5`` — through P01 (1.29 m/s,
+  1.2135 s); gives 1.50 s at 0.9 m/s and 1.05 s at 1.65 m/s, within the ranges reported
+  for slow and fast walking (stride frequency ∝ v^0.4..0.6, stride length ∝ v^0.42 in
+  Grieve & Gear 1966; Dean 1965); Winter (1.62 m, 1.325 m/s) is predicted at 1.16 s vs
+  1.14 s recorded.
 * running: ``T = 0.72 (v / 3.5)^-0.2 (H / 1.75)^0.5`` — through RBDS (3.5 m/s, ≈0.70 s)
   and P01 running (3.47 m/s, 0.73 s); stride frequency rises slowly with speed in
   endurance running (Cavanagh & Kram 1989), 0.67 s at 4.9 m/s.
@@ -31,9 +32,19 @@ Mode = Literal["stand", "walk", "run"]
 #: Speed range of the study (m/s).
 MIN_SPEED_M_S = 0.9
 MAX_SPEED_M_S = 4.9
-#: Walking above this or running below it is unusual; transitions happen in between.
-WALK_MAX_M_S = 2.3
-RUN_MIN_M_S = 2.0
+#: Fastest walking generated, m/s, for a body of REFERENCE_HEIGHT_M (scaled with
+#: sqrt(height), equal Froude number: :func:`walk_max_m_s`). Faster steps are longer than
+#: this planar leg (no pelvic rotation, no toes) can make without the hip dropping
+#: several centimetres in double support or the stance being cut short (measured in
+#: docs/synthetic-data.md); the preferred walk-run transition is about 2.0 m/s
+#: (Thorstensson & Roberthson 1987, Hreljac 1993), so 1.65-2.0 m/s is left to running.
+WALK_MAX_M_S = 1.65
+#: Slowest running generated, m/s.
+RUN_MIN_M_S = 1.8
+REFERENCE_HEIGHT_M = 1.75
+#: Stride frequency ∝ v^WALK_CADENCE_EXPONENT in walking (stride length ∝ v^0.42: Grieve
+#: & Gear 1966).
+WALK_CADENCE_EXPONENT = 0.58
 
 
 class Segment(BaseModel):
@@ -49,7 +60,7 @@ class Segment(BaseModel):
 def walking_stride_s(speed_m_s: np.ndarray, height_m: float) -> np.ndarray:
     """Walking stride duration (s) at ``speed_m_s`` (clipped to 0.6..2.6 m/s)."""
     v = np.clip(speed_m_s, 0.6, 2.6)
-    return 1.2135 * (v / 1.2919) ** -0.45 * np.sqrt(height_m / 1.73)
+    return 1.2135 * (v / 1.2919) ** -WALK_CADENCE_EXPONENT * np.sqrt(height_m / 1.73)
 
 
 def running_stride_s(speed_m_s: np.ndarray, height_m: float) -> np.ndarray:
@@ -136,13 +147,14 @@ def _gait_speed(segments: Sequence[Segment], i: int) -> float:
     return 1.2
 
 
-def mode_for_speed(speed_m_s: float, rng: np.random.Generator) -> Mode:
-    """Walk below 2.0 m/s, run above 2.3 m/s, either in between."""
-    if speed_m_s < RUN_MIN_M_S:
-        return "walk"
-    if speed_m_s > WALK_MAX_M_S:
-        return "run"
-    return "walk" if rng.random() < 0.5 else "run"
+def walk_max_m_s(height_m: float) -> float:
+    """Fastest walking speed generated for a body of ``height_m`` (m), m/s."""
+    return WALK_MAX_M_S * float(np.sqrt(height_m / REFERENCE_HEIGHT_M))
+
+
+def mode_for_speed(speed_m_s: float, height_m: float = REFERENCE_HEIGHT_M) -> Mode:
+    """Walk up to :func:`walk_max_m_s`, run above."""
+    return "walk" if speed_m_s <= walk_max_m_s(height_m) else "run"
 
 
 def random_program(
@@ -150,6 +162,7 @@ def random_program(
     duration_s: float,
     speeds: Sequence[float] | None = None,
     *,
+    height_m: float = REFERENCE_HEIGHT_M,
     stand_probability: float = 0.15,
 ) -> list[Segment]:
     """A varied program of about ``duration_s``: standing starts and stops, walking and
@@ -159,7 +172,9 @@ def random_program(
         rng: random generator.
         duration_s: total duration, s.
         speeds: if given, bout speeds are drawn from these values (m/s) with a ±5 %
-            jitter; otherwise uniformly over 0.9-4.9 m/s (half walking, half running).
+            jitter, walked up to :func:`walk_max_m_s` and run above; otherwise half the
+            bouts walk at 0.9 m/s to :func:`walk_max_m_s`, half run at 1.8-4.9 m/s.
+        height_m: body height (m), for the fastest walk.
         stand_probability: chance that a bout is followed by standing still.
     """
     segs: list[Segment] = []
@@ -171,11 +186,11 @@ def random_program(
             v = float(rng.choice(np.asarray(speeds)) * rng.uniform(0.95, 1.05))
             v = float(np.clip(v, 0.5, 6.0))
         elif rng.random() < 0.5:
-            v = float(rng.uniform(MIN_SPEED_M_S, WALK_MAX_M_S))
+            v = float(rng.uniform(MIN_SPEED_M_S, walk_max_m_s(height_m)))
         else:
             v = float(rng.uniform(RUN_MIN_M_S, MAX_SPEED_M_S))
         dur = float(min(rng.uniform(6.0, 30.0), max(duration_s - total, 3.0)))
-        segs.append(Segment(mode=mode_for_speed(v, rng), speed_m_s=v, duration_s=dur))
+        segs.append(Segment(mode=mode_for_speed(v, height_m), speed_m_s=v, duration_s=dur))
         total += dur
         if total < duration_s - 4.0 and rng.random() < stand_probability:
             stand = float(rng.uniform(2.0, 5.0))

@@ -8,13 +8,22 @@ Each outer iteration:
    * centre-of-mass (COM) accelerations from the reference GRF (within-stride shape; the
      programmed speed change is added; ballistic in flight),
    * the pattern's stance pivots on the ground (height rows weighted by how cheaply the
-     knee can absorb a height error, :func:`knee_sensitivity`) and not sliding,
+     knee can absorb a height error, :func:`knee_sensitivity`; in running 10× at the
+     edges of a stance, so the foot meets the ground on time) and not sliding,
    * the programmed distance (so the mean speed is the program's).
 3. Stance legs by inverse kinematics (:mod:`.leg_ik`): the stance foot rolls without
    sliding, exactly. The kinematic stance is the reference stance trimmed where the foot
-   cannot reach the ground with a plausible knee (:func:`kinematic_stance`).
+   cannot reach the ground with a plausible knee (:func:`kinematic_stance`); a running
+   foot lands no farther ahead than the leg reaches; a swing foot that meets the ground
+   just before its touchdown lands there (:func:`land_early`).
 4. Joint angles = pattern + a correction spline equal to (IK − pattern) in stance that
-   fades out in swing (:func:`_correction_coef`).
+   fades out in swing (:func:`_correction_coef`). The fit is deliberately loose (tighter
+   fits make accelerations at the stance edges that the real IMU does not show).
+
+Then, with the final joint angles: a swing foot that would scuff gets knee flexion
+(:func:`_swing_clearance`); the hip x is re-solved so the loaded feet of these actual
+legs do not slide (:func:`_pin_feet`); and the hip is raised where a stance foot would
+sink more than 3 mm (:func:`_lift_sinking_feet`).
 
 Every coordinate is a quintic spline (:mod:`.splines`), so q̇ and q̈ are exact.
 """
@@ -29,7 +38,13 @@ from scipy.ndimage import gaussian_filter1d, maximum_filter1d
 
 from train.data.synthetic.body import Body, angular_momentum_terms, centre_of_mass, kinematics
 from train.data.synthetic.gait_targets import GaitTargets
-from train.data.synthetic.leg_ik import solve_stance_leg, stance_runs, toe_share
+from train.data.synthetic.leg_ik import (
+    MIN_KNEE_FLEXION_RAD,
+    leg_length,
+    solve_stance_leg,
+    stance_runs,
+    toe_share,
+)
 from train.data.synthetic.splines import Rows, UniformSpline, solve
 from train.physics import Kinematics
 
@@ -50,26 +65,48 @@ SLIDE_WEIGHT = 100.0
 SPEED_ANCHOR_RAD_S = 1.0
 #: Largest knee extension beyond the pattern the IK may use to keep a foot down at
 #: push-off and at touchdown, rad.
-KNEE_BUDGET_RAD = np.radians(20.0)
-TOUCHDOWN_BUDGET_RAD = np.radians(6.0)
+KNEE_BUDGET_RAD = np.radians(12.0)
+TOUCHDOWN_BUDGET_RAD = np.radians(10.0)
+#: Running: the pattern-pivot height rows of the first and last EDGE_FRACTION of a stance
+#: weigh EDGE_HEIGHT_GAIN times more (a running foot must meet the ground on time).
+EDGE_FRACTION = 0.1
+EDGE_HEIGHT_GAIN = 10.0
 #: A swing foot whose pattern pivot is deeper than this below the ground before the
 #: force onset lands early (m).
 EARLY_CONTACT_DEPTH_M = 0.004
 #: Weight of the correction rows in stance and of "no correction" rows in swing, and the
 #: third-derivative penalty of the correction spline: they set how closely the stance
 #: follows the IK and how fast a correction fades in swing.
-STANCE_CORRECTION_WEIGHT = 10.0
+STANCE_CORRECTION_WEIGHT = 20.0
 SWING_CORRECTION_WEIGHT = 10.0
 CORRECTION_SMOOTHING = 5e-8
 SWING_RAMP_S = 0.1
+#: Running stances are short: their correction rows weigh RUN_STANCE_GAIN times more.
+RUN_STANCE_GAIN = 5.0
 #: Stride duration at which the correction smoothing and ramp have their nominal values.
 REFERENCE_STRIDE_S = 1.2
 #: Trunk tilt: weight of the flight rows (per (N·m)², angular momentum kept) and of the
 #: nominal tilt prior (per rad²).
 FLIGHT_MOMENT_WEIGHT = 1.0
 TILT_PRIOR_WEIGHT = 1.0e3
+#: A swing foot deeper than LAND_DEPTH_M below the ground within LAND_WINDOW (fraction
+#: of the stride) before its touchdown lands there instead (:func:`land_early`).
+LAND_DEPTH_M = 0.002
+LAND_WINDOW = 0.12
+#: Final hip-x pass (:func:`_pin_feet`): weight of the loaded feet's sliding rows, per
+#: (m/s)² at full load, walking and running (geometric blend in between). Walking keeps
+#: it lower: in double support the two feet cannot both be pinned, and the braking and
+#: propulsive forces of the reference would suffer.
+PIN_SLIDE_WEIGHT_WALK = 2e3
+PIN_SLIDE_WEIGHT_RUN = 1e5
 #: Clearance a swing foot is given when its pattern would dip below the ground, m.
 SWING_CLEARANCE_M = 0.005
+CLEARANCE_ITERATIONS = 6
+#: A stance foot may sink this far into the ground before the hip is raised (in
+#: SINK_ITERATIONS passes, the lift smoothed over SINK_SMOOTHING_S), m.
+SINK_TOLERANCE_M = 0.003
+SINK_ITERATIONS = 2
+SINK_SMOOTHING_S = 0.01
 #: Outer iterations of hip <-> stance IK, and how many of the first ones re-decide the
 #: kinematic stance (all but the last when there is flight: the trunk tilt moves the hip).
 IK_ITERATIONS = 3
@@ -157,6 +194,17 @@ def pattern_contact(
     height_w = np.where(stance, 1.0, 0.0) / (
         KNEE_TOLERANCE_RAD**2 * (sens**2 + SENSITIVITY_FLOOR_M**2)
     )
+    # The edges of a stance are where the foot must meet the ground on time.
+    edge = np.zeros(stance.shape)
+    for j in (0, 1):
+        run_id, n_runs = stance_runs(stance[:, j])
+        for r in range(n_runs):
+            idx = np.flatnonzero(run_id == r)
+            k = max(1, int(EDGE_FRACTION * idx.size))
+            edge[idx[:k], j] = 1.0
+            edge[idx[-k:], j] = 1.0
+    running = (targets.program.run_blend >= 0.5)[:, None]
+    height_w = height_w * (1.0 + (EDGE_HEIGHT_GAIN - 1.0) * edge * running)
     return PatternContact(pick(cp, 0), pick(cp, 1), pick(cv, 0), load, height_w)
 
 
@@ -228,45 +276,51 @@ def _solve_hip(
     body: Body,
     contact: PatternContact,
     com_rel: tuple[np.ndarray, np.ndarray, np.ndarray],
-    stance: np.ndarray,
+    slide_weight: float | np.ndarray = SLIDE_WEIGHT,
+    axes: tuple[int, ...] = (0, 1),
 ) -> np.ndarray:
-    """(n_coef, 2) hip spline (x, y) balancing the pattern's foot contact (stance pivots
-    at y = 0, not sliding) against COM accelerations from the reference GRF. Whenever no
-    foot is in (kinematic) ``stance`` (n, 2), the COM is ballistic."""
+    """(n_coef, len(axes)) hip spline (x, y; or the ``axes`` asked for) balancing the
+    pattern's foot contact (stance pivots at y = 0, not sliding; sliding rows weigh
+    ``slide_weight`` (scalar or (n,)) × load) against COM accelerations from the reference GRF;
+    ballistic in the reference flight. ``com_rel``: COM position, velocity, acceleration
+    relative to the hip, each (n, 2)."""
     t = targets.time_s
     g = body.gravity
     grf = targets.grf_bw
     prog = targets.program
     pos_rel, _, acc_rel = com_rel
     b0, b1, b2 = grid.basis(t, 0), grid.basis(t, 1), grid.basis(t, 2)
-    del stance  # the COM follows the reference timing (see the module docstring)
     flight = targets.flight > 0.5
     acc_w = ACC_WEIGHT * (1.0 + 9.0 * targets.flight)
     # The reference forces only shape the accelerations within strides: their local mean
     # (over ~1 s) is removed, and the programmed speed change is added back.
     dt = float(t[1] - t[0])
-    fx = grf[:, :, 0].sum(axis=1)
-    fy = grf[:, :, 1].sum(axis=1)
-    fx = fx - gaussian_filter1d(fx, 1.0 / dt, mode="nearest")
-    fy = fy - gaussian_filter1d(fy, 1.0 / dt, mode="nearest")
-    ax = g * fx + prog.accel_m_s2 - acc_rel[:, 0]
-    ay = np.where(flight, -g, g * fy) - acc_rel[:, 1]
-    # Position anchor to the programmed distance: the mean speed is exactly the program's.
-    distance = np.concatenate(
-        [[0.0], np.cumsum(0.5 * (prog.speed_m_s[1:] + prog.speed_m_s[:-1]) * np.diff(t))]
-    )
-    anchor_w = SPEED_ANCHOR_RAD_S**2 * SLIDE_WEIGHT * np.ones(t.shape[0])
-    rows_x = [
-        Rows(b2, ax, acc_w),
-        Rows(b0, distance - pos_rel[:, 0] + pos_rel[0, 0], anchor_w),
-    ]
-    rows_y = [Rows(b2, ay, acc_w)]
-    for j in (0, 1):
-        rows_x.append(Rows(b1, -contact.pivot_vx[:, j], SLIDE_WEIGHT * contact.load[:, j]))
-        rows_y.append(Rows(b0, -contact.pivot_y[:, j], contact.height_weight[:, j]))
-    cx = solve(grid, rows_x, smooth_weight=1e-8)
-    cy = solve(grid, rows_y, smooth_weight=1e-8)
-    return np.stack([cx, cy], axis=1)
+    out = []
+    if 0 in axes:
+        fx = grf[:, :, 0].sum(axis=1)
+        fx = fx - gaussian_filter1d(fx, 1.0 / dt, mode="nearest")
+        ax = np.where(flight, 0.0, g * fx + prog.accel_m_s2) - acc_rel[:, 0]
+        # Position anchor to the programmed distance: the mean speed is the program's.
+        distance = np.concatenate(
+            [[0.0], np.cumsum(0.5 * (prog.speed_m_s[1:] + prog.speed_m_s[:-1]) * np.diff(t))]
+        )
+        anchor_w = SPEED_ANCHOR_RAD_S**2 * slide_weight * np.ones(t.shape[0])
+        rows_x = [
+            Rows(b2, ax, acc_w),
+            Rows(b0, distance - pos_rel[:, 0] + pos_rel[0, 0], anchor_w),
+        ]
+        for j in (0, 1):
+            rows_x.append(Rows(b1, -contact.pivot_vx[:, j], slide_weight * contact.load[:, j]))
+        out.append(solve(grid, rows_x, smooth_weight=1e-8))
+    if 1 in axes:
+        fy = grf[:, :, 1].sum(axis=1)
+        fy = fy - gaussian_filter1d(fy, 1.0 / dt, mode="nearest")
+        ay = np.where(flight, -g, g * fy) - acc_rel[:, 1]
+        rows_y = [Rows(b2, ay, acc_w)]
+        for j in (0, 1):
+            rows_y.append(Rows(b0, -contact.pivot_y[:, j], contact.height_weight[:, j]))
+        out.append(solve(grid, rows_y, smooth_weight=1e-8))
+    return np.stack(out, axis=1)
 
 
 def _relative(body: Body, grid: UniformSpline, t: np.ndarray, rel_coef: np.ndarray):
@@ -293,6 +347,7 @@ def _correction_coef(
     delta: np.ndarray,
     stance: np.ndarray,
     stride_s: np.ndarray,
+    run_blend: np.ndarray,
 ) -> np.ndarray:
     """(n_coef,) spline of a joint-angle correction: ``delta`` (rad) on stance samples,
     smoothly blended to zero in swing. Smoothing and the swing ramp scale with the local
@@ -304,7 +359,8 @@ def _correction_coef(
     # Swing rows fade in with the distance from the stance, so the spline can follow the
     # IK up to the stance edges and relax over the next SWING_RAMP_S (per stride).
     ramp = np.clip(_distance_to(stance, float(t[1] - t[0])) / (SWING_RAMP_S * rel), 0.0, 1.0)
-    weight = np.where(stance, STANCE_CORRECTION_WEIGHT, SWING_CORRECTION_WEIGHT * ramp**2)
+    stance_w = STANCE_CORRECTION_WEIGHT * (RUN_STANCE_GAIN ** np.clip(run_blend, 0.0, 1.0))
+    weight = np.where(stance, stance_w, SWING_CORRECTION_WEIGHT * ramp**2)
     smooth = CORRECTION_SMOOTHING * np.interp(grid.difference_times(3), t, rel) ** 6
     return solve(grid, [Rows(b, target, weight)], smooth_order=3, smooth_weight=smooth)
 
@@ -350,7 +406,23 @@ def build_trajectory(body: Body, targets: GaitTargets) -> Trajectory:
     deficit = np.zeros((n, 2))
     ik_knee = np.zeros((n, 2))
     coef = np.zeros((grid.n_coef, 9))
-    for it in range(IK_ITERATIONS + 1 + (1 if has_flight else 0)):
+    # A running foot lands no farther ahead than the leg reaches with the knee at most
+    # the touchdown budget straighter than the pattern's (a walking foot lands where the
+    # pattern puts it).
+    running = (targets.program.run_blend >= 0.5)[:, None]
+    touchdown_reach = np.where(
+        running,
+        leg_length(
+            body,
+            np.minimum(
+                pattern_angles[:, [1, 4]] + TOUCHDOWN_BUDGET_RAD,
+                -MIN_KNEE_FLEXION_RAD - np.radians(1.0),
+            ),
+        ),
+        np.inf,
+    )
+    n_iter = IK_ITERATIONS + 1 + (1 if has_flight else 0)
+    for it in range(n_iter):
         if has_flight:
             tilt_coef = _solve_tilt(grid, targets, body, legs)
         tilt = grid.evaluate(tilt_coef, t)
@@ -363,7 +435,7 @@ def build_trajectory(body: Body, targets: GaitTargets) -> Trajectory:
         _, com_rel = _relative(body, grid, t, current)
         foot_angle = kin.angle.numpy()[:, [3, 6]]
         contact = pattern_contact(kin, targets, stance, body)
-        hip_coef = _solve_hip(grid, targets, body, contact, com_rel, stance)
+        hip_coef = _solve_hip(grid, targets, body, contact, com_rel)
         hip = grid.evaluate(hip_coef, t)
         if it < TRIM_ITERATIONS + (IK_ITERATIONS if has_flight else 0):
             # Decide the kinematic stance from the IK over the whole reference stance.
@@ -375,6 +447,7 @@ def build_trajectory(body: Body, targets: GaitTargets) -> Trajectory:
                     foot_angle[:, j],
                     contact.pivot_x[:, j],
                     targets.stance[:, j],
+                    touchdown_reach[:, j],
                 )
                 deficit[:, j] = sol.deficit_m
                 ik_knee[:, j] = sol.angles[:, 1]
@@ -394,17 +467,108 @@ def build_trajectory(body: Body, targets: GaitTargets) -> Trajectory:
         legs = pattern_coef.copy()
         for j in (0, 1):
             sol = solve_stance_leg(
-                body, hip, tilt, foot_angle[:, j], contact.pivot_x[:, j], stance[:, j]
+                body,
+                hip,
+                tilt,
+                foot_angle[:, j],
+                contact.pivot_x[:, j],
+                stance[:, j],
+                touchdown_reach[:, j],
             )
             deficit[:, j] = sol.deficit_m
             delta = sol.angles - pattern_angles[:, 3 * j : 3 * j + 3]
             for k in range(3):
-                legs[:, 3 * j + k] += _correction_coef(grid, t, delta[:, k], stance[:, j], stride)
+                legs[:, 3 * j + k] += _correction_coef(
+                    grid, t, delta[:, k], stance[:, j], stride, targets.program.run_blend
+                )
+        if it < n_iter - 1:
+            current = np.concatenate([hip_coef, tilt_coef[:, None], legs], axis=1)
+            stance = land_early(body, grid, t, current, stance, stride)
     coef[:, :2] = hip_coef
     coef[:, 2] = tilt_coef
     coef[:, 3:] = legs
     coef = _swing_clearance(body, grid, t, coef, stance)
+    coef[:, 0] = _pin_feet(grid, targets, body, coef, stance)
+    coef = _lift_sinking_feet(body, grid, t, coef, stance)
     return Trajectory(grid, coef, deficit, stance)
+
+
+def _pin_feet(
+    grid: UniformSpline,
+    targets: GaitTargets,
+    body: Body,
+    coef: np.ndarray,
+    stance: np.ndarray,
+) -> np.ndarray:
+    """(n_coef,) hip-x spline for the final joint angles of ``coef`` (n_coef, 9): the
+    least squares of :func:`_solve_hip` with the contact rows of the actual legs (not
+    the pattern), the load shared by the feet actually in ``stance`` (n, 2), and
+    ``PIN_SLIDE_WEIGHT``: a loaded foot does not slide, whatever the smoothing of the
+    joint angles left (in single support exactly; in double support as a compromise).
+    Contact heights do not depend on hip x."""
+    t = targets.time_s
+    rel = coef.copy()
+    rel[:, :2] = 0.0
+    kin, com_rel = _relative(body, grid, t, rel)
+    contact = pattern_contact(kin, targets, stance, body)
+    fy = (np.clip(targets.grf_bw[:, :, 1], 0.0, None) + 1e-3) * stance
+    load = fy / np.maximum(fy.sum(axis=1, keepdims=True), 1e-9)
+    contact = PatternContact(
+        contact.pivot_x, contact.pivot_y, contact.pivot_vx, load, contact.height_weight
+    )
+    blend = np.clip(targets.program.run_blend, 0.0, 1.0)
+    weight = PIN_SLIDE_WEIGHT_WALK * (PIN_SLIDE_WEIGHT_RUN / PIN_SLIDE_WEIGHT_WALK) ** blend
+    return _solve_hip(grid, targets, body, contact, com_rel, slide_weight=weight, axes=(0,))[:, 0]
+
+
+def land_early(
+    body: Body,
+    grid: UniformSpline,
+    t: np.ndarray,
+    coef: np.ndarray,
+    stance: np.ndarray,
+    stride_s: np.ndarray,
+) -> np.ndarray:
+    """(n, 2) ``stance`` (n, 2) started earlier wherever the swing foot of the motion
+    ``coef`` (n_coef, 9) meets the ground (lowest point more than ``LAND_DEPTH_M`` below)
+    in the last ``LAND_WINDOW`` of the stride (``stride_s`` (n,) s) before a touchdown:
+    the foot lands where it reaches the ground instead of sinking into it."""
+    q, qd, qdd = (grid.evaluate(coef, t, nu) for nu in range(3))
+    low = kinematics(body, q, qd, qdd).contact_pos.numpy()[..., 1]
+    dt = float(t[1] - t[0])
+    out = stance.copy()
+    for j in (0, 1):
+        foot = low[:, 2 * j : 2 * j + 2].min(axis=1)
+        starts = np.flatnonzero(stance[1:, j] & ~stance[:-1, j]) + 1
+        for s0 in starts:
+            window = int(LAND_WINDOW * stride_s[s0] / dt)
+            lo = s0 - 1
+            while lo > 0 and s0 - lo < window and not stance[lo - 1, j]:
+                lo -= 1
+            deep = np.flatnonzero(foot[lo:s0] < -LAND_DEPTH_M)
+            if deep.size:
+                out[lo + deep[0] : s0, j] = True
+    return out
+
+
+def _lift_sinking_feet(
+    body: Body, grid: UniformSpline, t: np.ndarray, coef: np.ndarray, stance: np.ndarray
+) -> np.ndarray:
+    """Raise the hip (``coef`` (n_coef, 9), column pelvis_ty) smoothly wherever a foot in
+    ``stance`` (n, 2) sinks more than ``SINK_TOLERANCE_M`` into the ground (the joint
+    angle splines follow the stance IK only approximately)."""
+    dt = float(t[1] - t[0])
+    for _ in range(SINK_ITERATIONS):
+        q = grid.evaluate(coef, t)
+        low = kinematics(body, q, np.zeros_like(q), np.zeros_like(q)).contact_pos.numpy()[..., 1]
+        foot = np.stack([low[:, 0:2].min(axis=1), low[:, 2:4].min(axis=1)], axis=1)
+        sink = np.where(stance, np.clip(-foot - SINK_TOLERANCE_M, 0.0, None), 0.0).max(axis=1)
+        if sink.max() <= 0.0:
+            break
+        sigma = SINK_SMOOTHING_S / dt
+        lift = gaussian_filter1d(maximum_filter1d(sink, int(4 * sigma) + 1), sigma)
+        coef[:, 1] += fit_samples(grid, t, lift)
+    return coef
 
 
 def _swing_clearance(
@@ -415,7 +579,7 @@ def _swing_clearance(
     from the numerical sensitivity of the foot's lowest point, until it clears by
     ``SWING_CLEARANCE_M``."""
     dt = float(t[1] - t[0])
-    for _ in range(3):
+    for _ in range(CLEARANCE_ITERATIONS):
         q, qd, qdd = (grid.evaluate(coef, t, nu) for nu in range(3))
         low = kinematics(body, q, qd, qdd).contact_pos.numpy()[..., 1]
         bent = q.copy()

@@ -116,6 +116,17 @@ def penetration_m(syn: Synthesis) -> float:
     return float(max(0.0, -_kin(syn).contact_pos.numpy()[..., 1].min()))
 
 
+def airborne_load_share(syn: Synthesis, clearance_m: float = 0.01) -> float:
+    """Share of the vertical ground-force impulse (both feet) that acts on a foot whose
+    lowest contact point is more than ``clearance_m`` (m) above the ground: 0 when every
+    force has a foot on the ground to act through."""
+    truth = syn.recording.truth
+    height = _kin(syn).contact_pos.numpy()[..., 1]
+    lowest = np.stack([height[:, 0:2].min(axis=1), height[:, 2:4].min(axis=1)], axis=1)
+    load = np.abs(np.stack([truth["grf_y_r"], truth["grf_y_l"]], axis=1))
+    return float((load * (lowest > clearance_m)).sum() / max(load.sum(), 1e-12))
+
+
 def grf_balance_rms_bw(syn: Synthesis) -> float:
     """RMS (BW) of the summed GRF minus ``m a_com + BW`` (x and y together)."""
     kin = _kin(syn)
