@@ -287,16 +287,24 @@ def build_targets(
 
     tilt_gait = (1.0 - run) * NOMINAL_TILT_RAD["walking"] + run * NOMINAL_TILT_RAD["running"]
     stand_tilt = np.radians(-1.0)
-    tilt = variability.tilt_offset_rad + stand_tilt + amp * (tilt_gait - stand_tilt)
+    nominal_tilt = stand_tilt + amp * (tilt_gait - stand_tilt)
+    tilt = variability.tilt_offset_rad + nominal_tilt
     tilt = tilt + np.radians(0.5) * smooth_noise(rng, n, dt, 2.0)
 
     stand = np.zeros((n, 6))
     for side in (0, 3):
         stand[:, side] = variability.stand_hip_rad
         stand[:, side + 1] = variability.stand_knee_rad
-        stand[:, side + 2] = -(tilt + variability.stand_hip_rad + variability.stand_knee_rad)
+        stand[:, side + 2] = -(
+            nominal_tilt + variability.stand_hip_rad + variability.stand_knee_rad
+        )
     gait = (1.0 - run)[:, None] * ang_w + run[:, None] * ang_r
     angles = stand + amp[:, None] * (gait - stand)
+    # A personal lean and the trunk's sway turn the trunk, not the legs: the hip angles
+    # (thigh relative to pelvis) take the difference, the thighs keep the pattern's
+    # absolute angles (and the feet their placement).
+    angles[:, 0] -= tilt - nominal_tilt
+    angles[:, 3] -= tilt - nominal_tilt
 
     st_gait = (1.0 - run)[:, None] * st_w + run[:, None] * st_r
     # Below STEP_AMPLITUDE a step would be a shuffle: both feet stay down (the stance IK

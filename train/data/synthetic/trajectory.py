@@ -77,12 +77,13 @@ EARLY_CONTACT_DEPTH_M = 0.004
 #: Weight of the correction rows in stance and of "no correction" rows in swing, and the
 #: third-derivative penalty of the correction spline: they set how closely the stance
 #: follows the IK and how fast a correction fades in swing.
-STANCE_CORRECTION_WEIGHT = 20.0
+STANCE_CORRECTION_WEIGHT = 40.0
 SWING_CORRECTION_WEIGHT = 10.0
 CORRECTION_SMOOTHING = 5e-8
 SWING_RAMP_S = 0.1
+SMOOTH_EXPONENT = 6
 #: Running stances are short: their correction rows weigh RUN_STANCE_GAIN times more.
-RUN_STANCE_GAIN = 5.0
+RUN_STANCE_GAIN = 25.0
 #: Stride duration at which the correction smoothing and ramp have their nominal values.
 REFERENCE_STRIDE_S = 1.2
 #: Trunk tilt: weight of the flight rows (per (N·m)², angular momentum kept) and of the
@@ -97,8 +98,8 @@ LAND_WINDOW = 0.12
 #: (m/s)² at full load, walking and running (geometric blend in between). Walking keeps
 #: it lower: in double support the two feet cannot both be pinned, and the braking and
 #: propulsive forces of the reference would suffer.
-PIN_SLIDE_WEIGHT_WALK = 2e3
-PIN_SLIDE_WEIGHT_RUN = 1e5
+PIN_SLIDE_WEIGHT_WALK = 3e3
+PIN_SLIDE_WEIGHT_RUN = 1e4
 #: Clearance a swing foot is given when its pattern would dip below the ground, m.
 SWING_CLEARANCE_M = 0.005
 CLEARANCE_ITERATIONS = 6
@@ -361,7 +362,7 @@ def _correction_coef(
     ramp = np.clip(_distance_to(stance, float(t[1] - t[0])) / (SWING_RAMP_S * rel), 0.0, 1.0)
     stance_w = STANCE_CORRECTION_WEIGHT * (RUN_STANCE_GAIN ** np.clip(run_blend, 0.0, 1.0))
     weight = np.where(stance, stance_w, SWING_CORRECTION_WEIGHT * ramp**2)
-    smooth = CORRECTION_SMOOTHING * np.interp(grid.difference_times(3), t, rel) ** 6
+    smooth = CORRECTION_SMOOTHING * np.interp(grid.difference_times(3), t, rel) ** SMOOTH_EXPONENT
     return solve(grid, [Rows(b, target, weight)], smooth_order=3, smooth_weight=smooth)
 
 
