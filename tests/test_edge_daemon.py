@@ -297,6 +297,9 @@ def test_model_pushes_tampered_unsigned_wrong_shape_and_good(tmp_path, mosquitto
     runner = threading.Thread(target=daemon.run, kwargs={"duration_s": 60.0})
     daemon.start()
     runner.start()
+    # Commands are not retained: push once the daemon has subscribed (SUBACK), or the
+    # first push can be lost on a busy machine.
+    assert daemon.link.wait_ready(15)
     try:
 
         def push(data: bytes, name: str) -> dict:
@@ -355,6 +358,7 @@ def test_thousand_malformed_commands_each_get_an_error(tmp_path, mosquitto, bund
     runner = threading.Thread(target=daemon.run, kwargs={"duration_s": 120.0})
     daemon.start()
     runner.start()
+    assert daemon.link.wait_ready(15)  # subscribed: commands can arrive
     replies: list[dict] = []
     done = threading.Event()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)

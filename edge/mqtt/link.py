@@ -151,6 +151,7 @@ class MqttLink:
         self._early: set[int] = set()  # mids confirmed before we recorded them
         self._subs: dict[str, tuple[int, MessageHandler]] = {}
         self._pending_subs: set[int] = set()  # SUBSCRIBE mids without a SUBACK yet
+        self._session_up = False  # CONNACK received (set in on_connect, before _connected)
         self._early_subacks: set[int] = set()
         self._connected = False
         self._closing = False
@@ -260,6 +261,7 @@ class MqttLink:
             self._bulk.clear()
             self._reliable.clear()
             self._connected = False
+            self._session_up = False
         if left:
             log.warning("MQTT link closed with %d undelivered messages (counted as dropped)", left)
         log.info("MQTT link closed")
@@ -428,7 +430,7 @@ class MqttLink:
         """
         with self._cond:
             self._subs[topic_filter] = (qos, handler)
-            connected = self._connected
+            connected = self._session_up
         if connected:
             _, mid = self._client.subscribe(topic_filter, qos=qos)
             with self._cond:
@@ -456,6 +458,9 @@ class MqttLink:
         with self._cond:
             meta = self._meta
             subs = dict(self._subs)
+            # From here on subscribe() sends its own SUBSCRIBE (the session is up), so a
+            # subscription registered after this snapshot is not lost.
+            self._session_up = True
         mids = [client.publish(self.topics.status, "online", qos=1, retain=True).mid]
         try:
             if meta is not None:
@@ -530,6 +535,7 @@ class MqttLink:
         with self._cond:
             was = self._connected
             self._connected = False
+            self._session_up = False
             if was:
                 self._c["disconnects"] += 1
                 self._offline_since = time.monotonic()
