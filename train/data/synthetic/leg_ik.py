@@ -71,6 +71,12 @@ def leg_length(body: Body, knee: np.ndarray) -> np.ndarray:
     return np.sqrt(l1 * l1 + l2 * l2 + 2 * l1 * l2 * np.cos(knee))
 
 
+def _run_starts(run_id: np.ndarray) -> np.ndarray:
+    """(runs,) index of the first sample of each run of ``run_id`` (n,) (-1 outside)."""
+    idx = np.flatnonzero(run_id >= 0)
+    return idx[np.r_[0, np.flatnonzero(np.diff(run_id[idx])) + 1]]
+
+
 def stance_anchors(
     body: Body, hip_x: np.ndarray, foot_angle: np.ndarray, pivot_rel_x: np.ndarray, mask: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -81,8 +87,7 @@ def stance_anchors(
     run_id, n_runs = stance_runs(mask)
     if n_runs == 0:
         return run_id, np.zeros(0)
-    idx = np.flatnonzero(mask)
-    first = idx[np.r_[0, np.flatnonzero(np.diff(run_id[idx])) + 1]]
+    first = _run_starts(run_id)
     anchor = hip_x[first] + pivot_rel_x[first] - toe_share(foot_angle[first]) * body.sole_m
     return run_id, anchor
 
@@ -98,10 +103,9 @@ def clamp_anchors(
     """(runs,) ``anchor`` (runs,) m moved back where the foot at its touchdown (first
     sample of each run of ``run_id`` (n,)) is farther ahead of the hip (``hip`` (n, 2) m)
     than a hip-ankle distance of ``reach_m`` (n,) m allows."""
-    idx = np.flatnonzero(run_id >= 0)
-    if idx.size == 0:
+    if anchor.size == 0:
         return anchor
-    first = idx[np.r_[0, np.flatnonzero(np.diff(run_id[idx])) + 1]]
+    first = _run_starts(run_id)
     ax, ay = stance_ankle(body, foot_angle[first], anchor)
     dx = ax - hip[first, 0]
     dy = hip[first, 1] - ay
@@ -115,18 +119,16 @@ def _two_link(
     hip: np.ndarray,
     tilt: np.ndarray,
     foot: np.ndarray,
-    w: np.ndarray,
     anchor: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Thigh absolute angle, knee, ankle angle and reach deficit (all (m,)) for a foot of
     absolute angle ``foot`` pivoting on the ground at heel-pivot anchor ``anchor``."""
-    del w  # the pivot share follows from the foot angle (stance_ankle)
     ankle_x, ankle_y = stance_ankle(body, foot, anchor)
     dx, dy = ankle_x - hip[:, 0], ankle_y - hip[:, 1]
     dist = np.hypot(dx, dy)
     l1, l2 = body.thigh_m, body.shank_m
     cos_max = np.cos(MIN_KNEE_FLEXION_RAD)
-    reach = np.sqrt(l1 * l1 + l2 * l2 + 2 * l1 * l2 * cos_max)
+    reach = leg_length(body, np.array(MIN_KNEE_FLEXION_RAD))
     cos_k = np.clip((dist * dist - l1 * l1 - l2 * l2) / (2 * l1 * l2), -1.0, cos_max)
     knee = -np.arccos(cos_k)
     psi = np.arctan2(dx, -dy)
@@ -171,8 +173,7 @@ def solve_stance_leg(
     if touchdown_reach_m is not None:
         anchor = clamp_anchors(body, anchor, run_id, hip, foot_angle, touchdown_reach_m)
     h, tl, ft = hip[idx], tilt[idx], foot_angle[idx]
-    w = toe_share(ft)
-    thigh, knee, ankle, short = _two_link(body, h, tl, ft, w, anchor[rid])
+    thigh, knee, ankle, short = _two_link(body, h, tl, ft, anchor[rid])
     angles[idx, 0] = thigh - tl
     angles[idx, 1] = knee
     angles[idx, 2] = ankle
