@@ -522,6 +522,14 @@ def _pin_feet(
     return _solve_hip(grid, targets, body, contact, com_rel, slide_weight=weight, axes=(0,))[:, 0]
 
 
+def foot_heights(body: Body, q: np.ndarray) -> np.ndarray:
+    """(n, 2) height (m) of the lowest contact point of each foot (right, left) for
+    coordinates ``q`` (n, 9)."""
+    zero = np.zeros_like(q)
+    low = kinematics(body, q, zero, zero).contact_pos.numpy()[..., 1]
+    return np.stack([low[:, 0:2].min(axis=1), low[:, 2:4].min(axis=1)], axis=1)
+
+
 def land_early(
     body: Body,
     grid: UniformSpline,
@@ -534,12 +542,11 @@ def land_early(
     ``coef`` (n_coef, 9) meets the ground (lowest point more than ``LAND_DEPTH_M`` below)
     in the last ``LAND_WINDOW`` of the stride (``stride_s`` (n,) s) before a touchdown:
     the foot lands where it reaches the ground instead of sinking into it."""
-    q, qd, qdd = (grid.evaluate(coef, t, nu) for nu in range(3))
-    low = kinematics(body, q, qd, qdd).contact_pos.numpy()[..., 1]
+    feet = foot_heights(body, grid.evaluate(coef, t))
     dt = float(t[1] - t[0])
     out = stance.copy()
     for j in (0, 1):
-        foot = low[:, 2 * j : 2 * j + 2].min(axis=1)
+        foot = feet[:, j]
         starts = np.flatnonzero(stance[1:, j] & ~stance[:-1, j]) + 1
         for s0 in starts:
             window = int(LAND_WINDOW * stride_s[s0] / dt)
@@ -560,9 +567,7 @@ def _lift_sinking_feet(
     angle splines follow the stance IK only approximately)."""
     dt = float(t[1] - t[0])
     for _ in range(SINK_ITERATIONS):
-        q = grid.evaluate(coef, t)
-        low = kinematics(body, q, np.zeros_like(q), np.zeros_like(q)).contact_pos.numpy()[..., 1]
-        foot = np.stack([low[:, 0:2].min(axis=1), low[:, 2:4].min(axis=1)], axis=1)
+        foot = foot_heights(body, grid.evaluate(coef, t))
         sink = np.where(stance, np.clip(-foot - SINK_TOLERANCE_M, 0.0, None), 0.0).max(axis=1)
         if sink.max() <= 0.0:
             break
@@ -581,15 +586,13 @@ def _swing_clearance(
     ``SWING_CLEARANCE_M``."""
     dt = float(t[1] - t[0])
     for _ in range(CLEARANCE_ITERATIONS):
-        q, qd, qdd = (grid.evaluate(coef, t, nu) for nu in range(3))
-        low = kinematics(body, q, qd, qdd).contact_pos.numpy()[..., 1]
+        q = grid.evaluate(coef, t)
         bent = q.copy()
         bent[:, [4, 7]] -= 0.05
-        low_bent = kinematics(body, bent, qd, qdd).contact_pos.numpy()[..., 1]
+        feet, feet_bent = foot_heights(body, q), foot_heights(body, bent)
         changed = False
         for j in (0, 1):
-            foot = low[:, 2 * j : 2 * j + 2].min(axis=1)
-            foot_bent = low_bent[:, 2 * j : 2 * j + 2].min(axis=1)
+            foot, foot_bent = feet[:, j], feet_bent[:, j]
             below = np.where(~stance[:, j], np.clip(-foot, 0.0, None), 0.0)
             if below.max() < 1e-3:
                 continue

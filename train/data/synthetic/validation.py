@@ -14,6 +14,7 @@ import tensorflow as tf
 from edge.recording import MOMENT_NAMES, PLANAR_CHANNEL_INDEX, Recording
 from train.data.synthetic.body import centre_of_mass, kinematics
 from train.data.synthetic.generator import Synthesis
+from train.data.synthetic.trajectory import foot_heights
 from train.physics import kane_residual, normalise_residual
 
 #: The 18 channels of the acceptance check: thigh, shank and foot sensors of both legs.
@@ -121,8 +122,7 @@ def airborne_load_share(syn: Synthesis, clearance_m: float = 0.01) -> float:
     lowest contact point is more than ``clearance_m`` (m) above the ground: 0 when every
     force has a foot on the ground to act through."""
     truth = syn.recording.truth
-    height = _kin(syn).contact_pos.numpy()[..., 1]
-    lowest = np.stack([height[:, 0:2].min(axis=1), height[:, 2:4].min(axis=1)], axis=1)
+    lowest = foot_heights(syn.body, syn.q)
     load = np.abs(np.stack([truth["grf_y_r"], truth["grf_y_l"]], axis=1))
     return float((load * (lowest > clearance_m)).sum() / max(load.sum(), 1e-12))
 
