@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from datetime import UTC, datetime
 
 from converters.export import INPUT_NAME, STATE_NAMES
 from edge.bundle import Manifest
-from edge.recording.schema import MOMENT_NAMES
+from edge.output_spec import manifest_outputs
 from train.checkpoint import CheckpointMeta
-from train.model.network import ANGLE_CHANNELS, GRF_CHANNELS
 
 #: Minimum runtimes per mode. Only ai-edge-litert is verified here (float32, dynamic and
 #: int8 all run in 2.3). tflite-runtime 2.14 cannot load dynamic-range models and gives
@@ -49,21 +47,7 @@ def build_manifest(
                 "sensor_positions": "input features '<sensor>_pos_x', '<sensor>_pos_y' (m)",
             },
             "states": [{"input": i, "output": o, "shape": [1, units]} for i, o in STATE_NAMES],
-            "outputs": {
-                "angles_deg": {
-                    "tensor": "angles",
-                    "channels": list(ANGLE_CHANNELS),
-                    "unit": "deg",
-                    "scale": 180.0 / math.pi,
-                },
-                "moments_bwbh": {
-                    "tensor": "moments",
-                    "channels": [m.removesuffix("_moment") for m in MOMENT_NAMES],
-                    "unit": "BW*BH",
-                },
-                "grf_bw": {"tensor": "grf", "channels": list(GRF_CHANNELS), "unit": "BW"},
-                "speed_m_s": {"tensor": "speed", "channels": ["speed"], "unit": "m/s"},
-            },
+            "outputs": manifest_outputs(),
             "quantization": mode,
             "min_runtime": MIN_RUNTIME[mode],
             "provenance": {**meta.provenance, **(provenance or {})},

@@ -14,8 +14,9 @@ from train.physics import (
     forward_kinematics,
     kane_residual,
     load_reference,
-    physics_loss,
+    physics_loss_terms,
     point_kinematics,
+    unit_weight_total,
     virtual_imu,
 )
 
@@ -118,12 +119,14 @@ def test_physics_loss_gradient_matches_finite_differences(state, params, wrt: st
     def fn(q, qd, qdd, moments, forces, positions, measured):
         # the loss is a scalar per batch element when evaluated with a leading batch axis
         def one(*args):
-            total, _ = physics_loss(
-                *args[:5],
-                params,
-                sensor_segments=SENSORS,
-                sensor_positions=args[5],
-                measured_imu=args[6],
+            total = unit_weight_total(
+                physics_loss_terms(
+                    *args[:5],
+                    params,
+                    sensor_segments=SENSORS,
+                    sensor_positions=args[5],
+                    measured_imu=args[6],
+                )
             )
             return total
 

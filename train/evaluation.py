@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.recording import MOMENT_NAMES, Recording, read_recording
+from edge.output_spec import ANGLE_CHANNELS, GRF_CHANNELS, JOINT_NAMES, to_published
+from edge.recording import Recording, read_recording
 from train.inputs import at_model_rate, normalise, recording_features, sensor_positions
-from train.model.network import ANGLE_CHANNELS, GRF_CHANNELS
 
 GRAVITY = 9.81
-JOINT_CHANNELS = [m.removesuffix("_moment") for m in MOMENT_NAMES]
+JOINT_CHANNELS = list(JOINT_NAMES)
 
 
 @dataclass
@@ -126,7 +126,7 @@ def evaluate(
     for name, values in rec.truth.items():
         v = values[keep]
         if name in ANGLE_CHANNELS:
-            truth[name] = np.degrees(v)
+            truth[name] = to_published("angles_deg", v)
         elif name.endswith("_moment"):
             truth[name] = 100.0 * v / (mass * GRAVITY * height)
         elif name in GRF_CHANNELS:

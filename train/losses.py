@@ -24,12 +24,16 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from edge.output_spec import ANGLE_SLICE, RAW, UNOBSERVED_Q
 from train.config import LossWeights
 from train.physics import SENSORS, BodyParameters, physics_loss_terms
 
-#: Typical magnitudes of q̇ and q̈ per coordinate (normalise temporal errors).
-QD_SCALE = np.array([1.0, 0.3, 0.4, 3.0, 5.0, 4.0, 3.0, 5.0, 4.0], np.float32)
-QDD_SCALE = np.array([4.0, 6.0, 8.0, 40.0, 60.0, 60.0, 40.0, 60.0, 60.0], np.float32)
+#: Typical magnitudes of q̇ and q̈ per coordinate (normalise temporal errors): the
+#: network head's scales of those groups.
+QD_SCALE = RAW["qd"].scale_array()
+QDD_SCALE = RAW["qdd"].scale_array()
+#: q coordinates whose position enters the temporal term (pelvis_tx is unobservable).
+_OBSERVED_Q = [i for i in range(RAW["q"].size) if i not in UNOBSERVED_Q]
 #: Soft limits (rad) of a plausible gait for pelvis_tilt and the six joints.
 ANGLE_LIMITS = np.array(
     [
@@ -102,12 +106,13 @@ def loss_terms(
     # Temporal consistency (trapezoidal rule), pelvis_tx position excluded.
     dq = (q[:, 1:] - q[:, :-1]) - 0.5 * dt * (qd[:, 1:] + qd[:, :-1])
     dqd = (qd[:, 1:] - qd[:, :-1]) - 0.5 * dt * (qdd[:, 1:] + qdd[:, :-1])
-    out["temporal_q"] = tf.reduce_mean(tf.square(dq[..., 1:] / (dt * QD_SCALE[1:])))
+    dq_obs = tf.gather(dq, _OBSERVED_Q, axis=-1)
+    out["temporal_q"] = tf.reduce_mean(tf.square(dq_obs / (dt * QD_SCALE[_OBSERVED_Q])))
     out["temporal_qd"] = tf.reduce_mean(tf.square(dqd / (dt * QDD_SCALE)))
 
     out["effort"] = tf.reduce_mean(tf.square(moments_bwbh / EFFORT_SCALE_BWBH))
 
-    angles = q[..., 2:9]
+    angles = q[..., ANGLE_SLICE]
     lo, hi = ANGLE_LIMITS[:, 0], ANGLE_LIMITS[:, 1]
     rng = _softplus_sq((angles - hi) / RANGE_SCALE) + _softplus_sq((lo - angles) / RANGE_SCALE)
     rel_height = q[..., 1] / height[:, None]

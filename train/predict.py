@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from edge.output_spec import PUBLISHED, to_published
 from train.model.network import published_tensors
 
 
@@ -19,10 +20,5 @@ def predict_published(model: keras.Model, feats: np.ndarray) -> dict[str, np.nda
         ``speed_m_s`` (N, 1).
     """
     out = model(feats[None, :, :], training=False)
-    pub = {k: np.asarray(v)[0] for k, v in published_tensors(out).items()}
-    return {
-        "angles_deg": np.degrees(pub["angles"]),
-        "moments_bwbh": pub["moments"],
-        "grf_bw": pub["grf"],
-        "speed_m_s": pub["speed"],
-    }
+    by_tensor = {k: np.asarray(v)[0] for k, v in published_tensors(out).items()}
+    return {key: to_published(key, by_tensor[g.tensor]) for key, g in PUBLISHED.items()}

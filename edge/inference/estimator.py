@@ -9,9 +9,10 @@ import numpy as np
 from edge.bundle import Bundle, BundleError
 from edge.features import FeatureAssembler, static_features
 from edge.inference.stepper import LiteRTStepper
+from edge.output_spec import PUBLISHED_KEYS
 
 #: Output groups every SSPINNpose bundle publishes (MQTT ``estimate`` keys).
-PUBLISHED_GROUPS: tuple[str, ...] = ("angles_deg", "moments_bwbh", "grf_bw", "speed_m_s")
+PUBLISHED_GROUPS: tuple[str, ...] = PUBLISHED_KEYS
 
 
 @dataclass

@@ -13,14 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Decimal places per estimate field: t 0.1 ms, angles 0.01°, moments 1e-4 BW·BH,
-#: GRF 1e-3 BW, speed 1 mm/s.
+from edge.output_spec import PUBLISHED_GROUPS
+
+#: Decimal places per estimate field: t 0.1 ms; the published groups' resolution comes
+#: from ``edge.output_spec`` (angles 0.01°, moments 1e-4 BW·BH, GRF 1e-3 BW, speed 1 mm/s).
 ROUND_DIGITS: dict[str, int] = {
     "t": 4,
-    "angles_deg": 2,
-    "moments_bwbh": 4,
-    "grf_bw": 3,
-    "speed_m_s": 3,
+    **{g.key: g.digits for g in PUBLISHED_GROUPS},
     "quality": 3,
 }
 #: Decimal places for other payloads (health, meta, results).

@@ -1,6 +1,7 @@
 """Network definition: IMU features → LSTM → two dense layers → physical outputs.
 
-Per time step the network outputs, in SI or body-weight units:
+Per time step the network outputs the raw groups of ``edge.output_spec`` (the one
+definition of outputs, their columns, scales, offsets and units):
 
 | output | shape | unit | meaning |
 |---|---|---|---|
@@ -27,33 +28,36 @@ from __future__ import annotations
 from typing import Literal
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import layers
 from pydantic import BaseModel, ConfigDict, Field
 
-#: (name, size) of each output group, in the order of the head's raw vector.
-OUTPUT_LAYOUT: tuple[tuple[str, int], ...] = (
-    ("q", 9),
-    ("qd", 9),
-    ("qdd", 9),
-    ("moments_bwbh", 6),
-    ("contact_bw", 8),
-    ("speed", 1),
+from edge.output_spec import (
+    AFFINE_GROUPS,
+    ANGLE_CHANNELS,
+    ANGLE_SLICE,
+    CONTACT,
+    GRF_CHANNELS,
+    N_RAW_OUTPUTS,
+    RAW,
+    RAW_GROUPS,
+    STREAMING_HEAD_COLUMNS,
 )
-N_RAW_OUTPUTS = sum(n for _, n in OUTPUT_LAYOUT)
-FRICTION_COEFFICIENT = 1.0
 
-# Typical magnitudes (scale) and centres (offset) per channel, physical units.
-_Q_OFFSET = [0.0, 0.92, 0.0, 0.15, -0.45, 0.0, 0.15, -0.45, 0.0]
-_Q_SCALE = [0.1, 0.04, 0.05, 0.35, 0.4, 0.2, 0.35, 0.4, 0.2]
-_QD_OFFSET = [1.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-_QD_SCALE = [1.0, 0.3, 0.4, 3.0, 5.0, 4.0, 3.0, 5.0, 4.0]
-_QDD_SCALE = [4.0, 6.0, 8.0, 40.0, 60.0, 60.0, 40.0, 60.0, 60.0]
-_MOMENT_SCALE = [0.04, 0.04, 0.06, 0.04, 0.04, 0.06]
-_CONTACT_FY_SCALE = 0.4
-_CONTACT_LEAK = 0.01
-_SPEED = (1.8, 1.0)
+__all__ = [
+    "ANGLE_CHANNELS",
+    "GRF_CHANNELS",
+    "N_RAW_OUTPUTS",
+    "OUTPUT_LAYOUT",
+    "NetworkConfig",
+    "build_sequence_model",
+    "build_streaming_model",
+    "published_tensors",
+]
+
+#: (name, size) of each output group, in the order of the head's raw vector.
+OUTPUT_LAYOUT: tuple[tuple[str, int], ...] = tuple((g.name, g.size) for g in RAW_GROUPS)
+FRICTION_COEFFICIENT = CONTACT.friction
 
 
 class NetworkConfig(BaseModel):
@@ -69,25 +73,16 @@ class NetworkConfig(BaseModel):
     activation: Literal["tanh", "relu", "gelu", "swish"] = "tanh"
 
 
-_SLICES = {"q": (0, 9), "qd": (9, 18), "qdd": (18, 27), "moments_bwbh": (27, 33)}
-_LIN_SCALE = {
-    "q": _Q_SCALE,
-    "qd": _QD_SCALE,
-    "qdd": _QDD_SCALE,
-    "moments_bwbh": _MOMENT_SCALE,
-}
-_LIN_OFFSET = {"q": _Q_OFFSET, "qd": _QD_OFFSET, "qdd": [0.0] * 9, "moments_bwbh": [0.0] * 6}
-_CONTACT_SLICE = (33, 41)
-_SPEED_SLICE = (41, 42)
+def _affine(raw_group, group: str, channels: slice = slice(None)):
+    """Physical values of an affine group's channels from their raw values (..., k)."""
+    g = RAW[group]
+    return raw_group * g.scale_array()[channels] + g.offset_array()[channels]
 
 
-def _linear(raw, group: str, start: int = 0, stop: int | None = None):
-    """One affine output group (or a channel range of it) from the raw head vector."""
-    lo, hi = _SLICES[group]
-    stop = hi - lo if stop is None else stop
-    scale = np.asarray(_LIN_SCALE[group][start:stop], np.float32)
-    offset = np.asarray(_LIN_OFFSET[group][start:stop], np.float32)
-    return raw[..., lo + start : lo + stop] * scale + offset
+def _linear(raw, group: str):
+    """One affine output group from the whole raw head vector (..., N_RAW_OUTPUTS)."""
+    g = RAW[group]
+    return _affine(raw[..., g.start : g.stop], group)
 
 
 def _softplus_bounded(x):
@@ -101,41 +96,30 @@ def _contact_from_xy(raw_x, raw_y):
     """(..., 8) contact forces (fx, fy per point, BW) from (..., 4) raw x and y values."""
     # The small linear leak keeps gradients alive where softplus is flat, so a force
     # unit switched off early in training can come back (fy < 0 is penalised).
-    fy = _CONTACT_FY_SCALE * (_softplus_bounded(raw_y) + _CONTACT_LEAK * raw_y)
-    fx = FRICTION_COEFFICIENT * fy * keras.ops.tanh(raw_x)
+    fy = CONTACT.fy_scale * (_softplus_bounded(raw_y) + CONTACT.leak * raw_y)
+    fx = CONTACT.friction * fy * keras.ops.tanh(raw_x)
     pairs = [t for p in range(4) for t in (fx[..., p : p + 1], fy[..., p : p + 1])]
     return keras.ops.concatenate(pairs, axis=-1)
 
 
+def _columns(raw, cols: list[int]):
+    return keras.ops.concatenate([raw[..., c : c + 1] for c in cols], axis=-1)
+
+
 def _contact(raw):
     """(..., 8) contact forces (fx, fy per point, BW), admissible by construction."""
-    lo = _CONTACT_SLICE[0]
-    raw_x = keras.ops.concatenate([raw[..., lo + 2 * p : lo + 2 * p + 1] for p in range(4)], -1)
-    raw_y = keras.ops.concatenate([raw[..., lo + 2 * p + 1 : lo + 2 * p + 2] for p in range(4)], -1)
-    return _contact_from_xy(raw_x, raw_y)
-
-
-#: Columns of the raw head vector behind each streaming output layer.
-_HEAD_COLUMNS: dict[str, list[int]] = {
-    "angles": list(range(2, 9)),
-    "moments": list(range(27, 33)),
-    "contact_x": [_CONTACT_SLICE[0] + 2 * p for p in range(4)],
-    "contact_y": [_CONTACT_SLICE[0] + 2 * p + 1 for p in range(4)],
-    "speed": [_SPEED_SLICE[0]],
-}
-
-
-def _speed(raw):
-    return _SPEED[0] + _SPEED[1] * raw[..., _SPEED_SLICE[0] : _SPEED_SLICE[1]]
+    g = RAW["contact_bw"]
+    return _contact_from_xy(
+        _columns(raw, CONTACT.x_columns(g)), _columns(raw, CONTACT.y_columns(g))
+    )
 
 
 class PhysicalHead(layers.Layer):
     """Raw (..., 42) → dict of physical outputs (see the module table)."""
 
     def call(self, raw: tf.Tensor) -> dict[str, tf.Tensor]:
-        out = {group: _linear(raw, group) for group in _SLICES}
+        out = {group: _linear(raw, group) for group in AFFINE_GROUPS}
         out["contact_bw"] = _contact(raw)
-        out["speed"] = _speed(raw)
         return out
 
 
@@ -159,19 +143,6 @@ def build_sequence_model(cfg: NetworkConfig, n_features: int) -> keras.Model:
     return keras.Model(inputs, outputs, name=f"sspinn_{cfg.kind}")
 
 
-#: Joint-angle channels of the published ``angles`` output (rad in the model).
-ANGLE_CHANNELS: tuple[str, ...] = (
-    "pelvis_tilt",
-    "hip_flexion_r",
-    "knee_angle_r",
-    "ankle_angle_r",
-    "hip_flexion_l",
-    "knee_angle_l",
-    "ankle_angle_l",
-)
-GRF_CHANNELS: tuple[str, ...] = ("grf_x_r", "grf_y_r", "grf_x_l", "grf_y_l")
-
-
 def published_tensors(out: dict) -> dict:
     """The device's outputs from the head's outputs (works on Keras and eager tensors).
 
@@ -179,7 +150,7 @@ def published_tensors(out: dict) -> dict:
     ``grf`` (..., 4) BW per foot (heel + toe; ``GRF_CHANNELS``), ``speed`` (..., 1) m/s.
     """
     return {
-        "angles": out["q"][..., 2:9],
+        "angles": out["q"][..., ANGLE_SLICE],
         "moments": out["moments_bwbh"],
         "grf": _grf(out["contact_bw"]),
         "speed": out["speed"],
@@ -217,19 +188,16 @@ def build_streaming_model(sequence_model: keras.Model, cfg: NetworkConfig) -> ke
     # dense_out columns): with full-int8 quantization every group, and the contact x
     # and y pre-activations separately, get their own activation scale.
     heads = {
-        name: layers.Dense(len(cols), name=f"head_{name}") for name, cols in _HEAD_COLUMNS.items()
+        name: layers.Dense(len(cols), name=f"head_{name}")
+        for name, cols in STREAMING_HEAD_COLUMNS.items()
     }
     raw = {name: layer(hidden) for name, layer in heads.items()}
-    angles = raw["angles"] * np.asarray(_Q_SCALE[2:9], np.float32) + np.asarray(
-        _Q_OFFSET[2:9], np.float32
-    )
-    moments = raw["moments"] * np.asarray(_MOMENT_SCALE, np.float32)
     contact = _contact_from_xy(raw["contact_x"], raw["contact_y"])
     pub = {
-        "angles": angles,
-        "moments": moments,
+        "angles": _affine(raw["angles"], "q", ANGLE_SLICE),
+        "moments": _affine(raw["moments"], "moments_bwbh"),
         "grf": _grf(contact),
-        "speed": _SPEED[0] + _SPEED[1] * raw["speed"],
+        "speed": _affine(raw["speed"], "speed"),
     }
     model = keras.Model(
         {"imu": imu, "lstm_h": h0, "lstm_c": c0},
@@ -246,6 +214,6 @@ def build_streaming_model(sequence_model: keras.Model, cfg: NetworkConfig) -> ke
     for name in ("lstm", "dense_1"):
         model.get_layer(name).set_weights(sequence_model.get_layer(name).get_weights())
     kernel, bias = sequence_model.get_layer("dense_out").get_weights()
-    for name, cols in _HEAD_COLUMNS.items():
+    for name, cols in STREAMING_HEAD_COLUMNS.items():
         heads[name].set_weights([kernel[:, cols], bias[cols]])
     return model

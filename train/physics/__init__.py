@@ -36,13 +36,6 @@ from train.physics.dynamics import (
     residual_scale,
 )
 from train.physics.kinematics import Kinematics, forward_kinematics, point_kinematics
-from train.physics.losses import (
-    PhysicsLossWeights,
-    eom_loss,
-    imu_loss_terms,
-    physics_loss,
-    physics_loss_terms,
-)
 from train.physics.parameters import BodyParameters
 from train.physics.passive import PassiveParameters, passive_moments
 from train.physics.reference import (
@@ -50,6 +43,12 @@ from train.physics.reference import (
     ReferenceStride,
     bundled_reference_path,
     load_reference,
+)
+from train.physics.terms import (
+    eom_loss,
+    imu_loss_terms,
+    physics_loss_terms,
+    unit_weight_total,
 )
 from train.physics.verify import TOLERANCES, Tolerance, VerifyReport, verify_reference
 from train.physics.virtual_imu import virtual_imu
@@ -71,7 +70,6 @@ __all__ = [
     "Kinematics",
     "PassiveParameters",
     "PenaltyContactParameters",
-    "PhysicsLossWeights",
     "ReferenceContactParameters",
     "ReferenceFormatError",
     "ReferenceStride",
@@ -91,11 +89,11 @@ __all__ = [
     "normalise_residual",
     "passive_moments",
     "penalty_contact_forces",
-    "physics_loss",
     "physics_loss_terms",
     "point_kinematics",
     "residual_scale",
     "segment_index",
+    "unit_weight_total",
     "verify_reference",
     "virtual_imu",
 ]

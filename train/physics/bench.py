@@ -18,9 +18,9 @@ import numpy as np
 import tensorflow as tf
 
 from train.physics.constants import SENSORS
-from train.physics.losses import physics_loss
 from train.physics.parameters import BodyParameters
 from train.physics.reference import load_reference
+from train.physics.terms import physics_loss_terms, unit_weight_total
 
 BATCH = 32
 STEPS = 256
@@ -60,16 +60,18 @@ def make_step(
         params = BodyParameters.from_height_mass(height, mass, dtype=dtype)
         with tf.GradientTape() as tape:
             tape.watch([q, qd, qdd, moments, forces, positions])
-            total, _ = physics_loss(
-                q,
-                qd,
-                qdd,
-                moments,
-                forces,
-                params,
-                sensor_segments=SENSORS,
-                sensor_positions=positions,
-                measured_imu=measured,
+            total = unit_weight_total(
+                physics_loss_terms(
+                    q,
+                    qd,
+                    qdd,
+                    moments,
+                    forces,
+                    params,
+                    sensor_segments=SENSORS,
+                    sensor_positions=positions,
+                    measured_imu=measured,
+                )
             )
         grads = tape.gradient(total, [q, qd, qdd, moments, forces, positions])
         return total, grads

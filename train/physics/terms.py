@@ -2,15 +2,13 @@
 
 Each term is a non-negative per-frame tensor of shape (..., T) (dimensionless: residuals
 in BW and BW·BH, accelerations in g, contact terms as documented in
-:func:`train.physics.contact.contact_consistency_terms`); :func:`physics_loss` averages
-them and forms the weighted sum the optimiser minimises.
+:func:`train.physics.contact.contact_consistency_terms`). The training objective
+(``train/losses.py``) averages and weighs them; this module only defines them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
 
 import tensorflow as tf
 
@@ -19,20 +17,6 @@ from train.physics.dynamics import kane_residual, normalise_residual
 from train.physics.kinematics import forward_kinematics
 from train.physics.parameters import BodyParameters
 from train.physics.virtual_imu import virtual_imu
-
-
-@dataclass(frozen=True)
-class PhysicsLossWeights:
-    """Weights of the mean per-frame terms in :func:`physics_loss` (0 disables a term)."""
-
-    eom: float = 1.0
-    imu_acc: float = 1.0
-    imu_gyr: float = 1.0
-    negative_normal: float = 1.0
-    off_ground: float = 1.0
-    sliding: float = 1.0
-    friction_cone: float = 1.0
-    penetration: float = 1.0
 
 
 def eom_loss(residual_normalised: tf.Tensor) -> tf.Tensor:
@@ -128,25 +112,7 @@ def physics_loss_terms(
     return terms
 
 
-def physics_loss(
-    q: tf.Tensor,
-    qd: tf.Tensor,
-    qdd: tf.Tensor,
-    moments: tf.Tensor,
-    contact_forces: tf.Tensor,
-    params: BodyParameters,
-    *,
-    weights: PhysicsLossWeights | None = None,
-    **kwargs: Any,
-) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
-    """Weighted sum of the means of :func:`physics_loss_terms` (same arguments).
-
-    Returns:
-        (total, terms): total () loss and each term's mean over all frames ().
-    """
-    weights = weights or PhysicsLossWeights()
-    terms = physics_loss_terms(q, qd, qdd, moments, contact_forces, params, **kwargs)
-    means = {name: tf.reduce_mean(value) for name, value in terms.items()}
-    w = asdict(weights)
-    total = tf.add_n([w[name] * value for name, value in means.items() if w.get(name, 0.0)])
-    return total, means
+def unit_weight_total(terms: dict[str, tf.Tensor]) -> tf.Tensor:
+    """() sum of the means of per-frame terms with unit weights (tests and benchmarks;
+    training weighs them with ``train.losses.total_loss``)."""
+    return tf.add_n([tf.reduce_mean(v) for v in terms.values()])
