@@ -14,6 +14,7 @@ from pathlib import Path
 
 from edge.bundle import read_bundle
 from edge.config import DaemonConfig
+from edge.mqtt.broker_address import parse_broker_address
 from edge.daemon.daemon import DaemonParts
 from edge.recording import Recording, read_recording, resample, tile_cycles
 from edge.simulated_hardware import build_simulated_hardware, load_recording
@@ -52,19 +53,16 @@ def simulation_config(
     segment_s: float = 60.0,
 ) -> DaemonConfig:
     """A daemon config for replaying ``rec``: participant from its sidecar, rate from the
-    bundle, MQTT from ``broker`` (``host:port``)."""
+    bundle, MQTT from ``broker`` (see :func:`parse_broker_address`; ``mqtts://`` turns TLS on)."""
     manifest = read_bundle(bundle).manifest
-    host, port = "127.0.0.1", 1883
-    if broker:
-        host, _, p = broker.rpartition(":")
-        host, port = (host, int(p)) if host else (p, 1883)
+    address = parse_broker_address(broker or "127.0.0.1:1883")
     data = {
         "device": {"id": device_id, "name": f"simulated {device_id}"},
         "participant": rec.meta.participant.model_dump(),
         "sampling": {"rate_hz": manifest.sample_rate_hz},
         "mqtt": {
-            "host": host,
-            "port": port,
+            "host": address.host,
+            "port": address.port,
             "publish_rate_hz": publish_rate_hz,
             "batch_size": batch_size,
             "health_interval_s": 2.0,
@@ -76,6 +74,8 @@ def simulation_config(
             "segment_s": segment_s,
         },
     }
+    if address.tls:
+        data["mqtt"]["tls"] = {}
     if publish_rate_hz is not None and publish_rate_hz >= manifest.sample_rate_hz:
         data["mqtt"]["publish_rate_hz"] = None
         data["mqtt"]["decimation"] = 1
