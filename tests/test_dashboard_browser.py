@@ -374,7 +374,7 @@ def test_dashboard_live_in_firefox(mosquitto: LocalBroker, tmp_path: Path) -> No
         ff.close()
 
 
-# ---- 2: the real demo: python -m dashboard.demo (what `make demo` runs) -----------------------------
+# ---- 2: the real demo: python -m dashboard.demo (what `make demo` runs) ------------------------
 def _simulate_available() -> bool:
     from dashboard.demo import simulate_available
 

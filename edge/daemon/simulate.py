@@ -14,8 +14,8 @@ from pathlib import Path
 
 from edge.bundle import read_bundle
 from edge.config import DaemonConfig
-from edge.mqtt.broker_address import parse_broker_address
 from edge.daemon.daemon import DaemonParts
+from edge.mqtt.broker_address import parse_broker_address
 from edge.recording import Recording, read_recording, resample, tile_cycles
 from edge.simulated_hardware import build_simulated_hardware, load_recording
 from firmware_bridge.bus import LockedBus
