@@ -7,8 +7,11 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from edge.cli.exit_codes import EXIT_OK, CommandFailed
 from edge.cli.serve import serve
+from edge.mqtt.publish_settings import PublishSettings
 
 
 def add_simulate(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +31,22 @@ def add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=1, help="frames per message")
     p.add_argument("--segment-s", type=float, default=60.0, help="recording segment length (s)")
     p.set_defaults(func=cmd_simulate)
+
+
+def _publish_settings(args: argparse.Namespace, sample_rate_hz: float) -> PublishSettings:
+    """``--publish-rate`` (at or above the sample rate: every sample) and ``--batch-size``
+    as the one publish-settings model."""
+    try:
+        return PublishSettings.every_sample_at_or_above(
+            args.publish_rate, sample_rate_hz, args.batch_size
+        )
+    except ValidationError as exc:
+        flags = {"publish_rate_hz": "--publish-rate", "batch_size": "--batch-size"}
+        text = "; ".join(
+            f"{flags.get(str(e['loc'][0]), e['loc'][0]) if e['loc'] else ''}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise CommandFailed(f"error: {text}") from None
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -55,8 +74,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             device_id=args.device_id,
             bundle=bundle,
             record_dir=args.record_dir,
-            publish_rate_hz=args.publish_rate,
-            batch_size=args.batch_size,
+            publish=_publish_settings(args, rate),
             segment_s=args.segment_s,
         )
         daemon = Daemon(cfg, simulated_parts(rec, fast=args.fast), backpressure=args.fast)

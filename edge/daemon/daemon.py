@@ -89,14 +89,11 @@ class Daemon:
         )
         if bundle_path is not None:
             self.slot.load(bundle_path)
-        self.link = MqttLink.from_config(cfg, meta=self._meta())
+        self.link = MqttLink.from_config(cfg)
         self.publisher = EstimatePublisher(
-            self.link.publish_estimate,
-            rate,
-            publish_rate_hz=cfg.mqtt.publish_rate_hz,
-            decimation=cfg.mqtt.decimation,
-            batch_size=cfg.mqtt.batch_size,
+            self.link.publish_estimate, rate, cfg.mqtt.publish_settings()
         )
+        self.link.set_meta(self._meta())
         self.alarm: str | None = None
         self.recorder = Recorder.from_config(
             cfg, self._sidecar_template(positions), on_alarm=self._on_alarm
@@ -114,7 +111,9 @@ class Daemon:
         self.sampler = FixedRateSampler(rate, parts.clock)
         self.dispatcher = CommandDispatcher(self.link)
         self.dispatcher.register("record", record_handler(self.recorder))
-        self.dispatcher.register("config", config_handler(self.publisher, self._set_health))
+        self.dispatcher.register(
+            "config", config_handler(self.publisher, self._set_health, self._republish_meta)
+        )
         self.dispatcher.register("model", self._on_model)
         self.dispatcher.register("calibrate", self._on_calibrate)
         self._health_interval = cfg.mqtt.health_interval_s
@@ -126,13 +125,14 @@ class Daemon:
 
     # ---- construction helpers ---------------------------------------------------------
     def _meta(self) -> dict[str, Any]:
+        """The retained ``meta``: the model in use and what the publisher does now."""
         bundle = self.slot.bundle
         m = bundle.manifest if bundle else None
         return build_meta(
             device_id=self.cfg.device.id,
             sample_rate_hz=self.cfg.sampling.rate_hz,
-            publish_rate_hz=self.cfg.mqtt.publish_rate_hz or 0.0,
-            batch_size=self.cfg.mqtt.batch_size,
+            publish_rate_hz=self.publisher.publish_rate_hz,
+            batch_size=self.publisher.batch_size,
             sensors=self.names,
             joints=m.outputs["angles_deg"].channels if m else (),
             moments=m.outputs["moments_bwbh"].channels if m else (),
@@ -211,6 +211,10 @@ class Daemon:
         if self.parts.on_close is not None:
             self.parts.on_close()
 
+    def _republish_meta(self) -> None:
+        """Replace the retained ``meta`` (after a model swap or a config change)."""
+        self.link.set_meta(self._meta())
+
     # ---- health -----------------------------------------------------------------------
     def _set_health(self, interval_s: float) -> None:
         self._health_interval = interval_s
@@ -259,7 +263,7 @@ class Daemon:
             result = self.slot.replace(upload.data)
         except BundleError as exc:
             raise CommandError(f"model refused, the old model keeps running: {exc}") from exc
-        self.link.set_meta(self._meta())
+        self._republish_meta()
         return result
 
     def _on_calibrate(self, request: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from edge.bundle import read_bundle
 from edge.config import DaemonConfig
 from edge.daemon.daemon import DaemonParts
 from edge.mqtt.broker_address import parse_broker_address
+from edge.mqtt.publish_settings import PublishSettings
 from edge.recording import Recording, read_recording, resample, tile_cycles
 from edge.simulated_hardware import build_simulated_hardware, load_recording
 from firmware_bridge.bus import LockedBus
@@ -48,12 +49,12 @@ def simulation_config(
     device_id: str,
     bundle: Path,
     record_dir: Path | None,
-    publish_rate_hz: float | None,
-    batch_size: int,
+    publish: PublishSettings,
     segment_s: float = 60.0,
 ) -> DaemonConfig:
     """A daemon config for replaying ``rec``: participant from its sidecar, rate from the
-    bundle, MQTT from ``broker`` (see :func:`parse_broker_address`; ``mqtts://`` turns TLS on)."""
+    bundle, estimates published with ``publish``, MQTT from ``broker`` (see
+    :func:`parse_broker_address`; ``mqtts://`` turns TLS on)."""
     manifest = read_bundle(bundle).manifest
     address = parse_broker_address(broker or "127.0.0.1:1883")
     data = {
@@ -63,8 +64,7 @@ def simulation_config(
         "mqtt": {
             "host": address.host,
             "port": address.port,
-            "publish_rate_hz": publish_rate_hz,
-            "batch_size": batch_size,
+            **publish.model_dump(),
             "health_interval_s": 2.0,
         },
         "model": {"bundle": str(bundle)},
@@ -76,9 +76,6 @@ def simulation_config(
     }
     if address.tls:
         data["mqtt"]["tls"] = {}
-    if publish_rate_hz is not None and publish_rate_hz >= manifest.sample_rate_hz:
-        data["mqtt"]["publish_rate_hz"] = None
-        data["mqtt"]["decimation"] = 1
     return DaemonConfig.model_validate(data)
 
 
