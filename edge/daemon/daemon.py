@@ -119,8 +119,6 @@ class Daemon:
         self._health_interval = cfg.mqtt.health_interval_s
         self._health_stop = threading.Event()
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
-        self._capture: dict[str, Any] | None = None
-        self._capture_lock = threading.Lock()
         self._started = False
 
     # ---- construction helpers ---------------------------------------------------------
@@ -269,28 +267,15 @@ class Daemon:
     def _on_calibrate(self, request: Any) -> dict[str, Any]:
         """Capture ``duration_s`` of (uncalibrated) data from the loop, then calibrate."""
         n = max(10, int(request.duration_s * self.cfg.sampling.rate_hz))
-        done = threading.Event()
-        buf = np.full((n, len(self.names), 6), np.nan)
-        state = {"i": 0}
         previous = self.loop.calibration
-
-        def capture(data: np.ndarray) -> None:
-            i = state["i"]
-            if i < n:
-                buf[i] = data
-                state["i"] = i + 1
-                if i + 1 == n:
-                    done.set()
-
         self.loop.calibration = None
-        self.loop.capture = capture  # type: ignore[attr-defined]
+        capture = self.loop.request_capture(n)
+        if not capture.wait(request.duration_s * 3 + 5):
+            self.loop.cancel_capture(capture)
+            self.loop.calibration = previous
+            raise CommandError("calibration timed out: is the sampler running?")
         try:
-            if not done.wait(request.duration_s * 3 + 5):
-                raise CommandError("calibration timed out: is the sampler running?")
-        finally:
-            self.loop.capture = None  # type: ignore[attr-defined]
-        try:
-            result = calibrate_still(buf, self.names, self.cfg.sampling.rate_hz)
+            result = calibrate_still(capture.data, self.names, self.cfg.sampling.rate_hz)
         except NotStillError as exc:
             self.loop.calibration = previous
             raise CommandError(f"not still enough to calibrate: {exc}") from exc
