@@ -17,7 +17,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sspinn-dashboard",
         description="Serve the live SSPINNpose dashboard, fed by an MQTT broker.",
     )
-    p.add_argument("--broker", default="127.0.0.1:1883", help="MQTT broker HOST[:PORT]")
+    p.add_argument(
+        "--broker",
+        default="127.0.0.1:1883",
+        help="MQTT broker: HOST[:PORT], mqtt://HOST[:PORT], mqtts://HOST[:PORT] or [IPv6]:PORT",
+    )
     p.add_argument("--device", default=None, help="device id shown by default")
     p.add_argument("--host", default="127.0.0.1", help="HTTP address (default loopback only)")
     p.add_argument("--port", type=int, default=8765, help="HTTP port (0: a free one)")
