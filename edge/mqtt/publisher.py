@@ -86,7 +86,8 @@ class EstimatePublisher:
         """
         update = PublishSettingsUpdate(**changes)
         settings = self._settings.updated(update)
-        self.apply(settings, restart_phase=bool({"publish_rate_hz", "decimation"} & set(changes)))
+        rate_changed = bool({"publish_rate_hz", "decimation"} & set(update.given()))
+        self.apply(settings, restart_phase=rate_changed)
         return settings
 
     def apply(self, settings: PublishSettings, *, restart_phase: bool = True) -> None:
