@@ -53,7 +53,7 @@ bench: install
 # Ctrl-C stops it; DEMO_SECONDS=N stops it after N seconds.
 DEMO_SECONDS ?=
 demo: install
-	$(PY) -m edge.demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))
+	$(PY) -m dashboard.demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))
 
 # The shipped default model: trained without labels, copied into the package, evaluated.
 default-model: install

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from edge.mqtt.publish_settings import PublishFields
 from edge.recording.schema import Participant
 
 log = logging.getLogger(__name__)
@@ -153,8 +154,11 @@ class ReconnectConfig(_Section):
         return self
 
 
-class MqttConfig(_Section):
-    """The broker and how estimates are published to dashboards."""
+class MqttConfig(PublishFields, _Section):
+    """The broker and how estimates are published to dashboards (the publish fields
+    ``publish_rate_hz``, ``decimation``, ``batch_size`` are :class:`PublishFields`)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     host: str = Field(default="localhost", min_length=1, description="Broker host name or IP")
     port: int = Field(default=1883, gt=0, lt=65536, description="Broker TCP port")
@@ -176,17 +180,7 @@ class MqttConfig(_Section):
         default=15, ge=5, le=600, description="MQTT keepalive (s); a dead link shows after 1.5x"
     )
     qos_estimate: Literal[0, 1] = Field(default=0, description="QoS of estimate messages")
-    publish_rate_hz: float | None = Field(
-        default=None,
-        gt=0.0,
-        le=400.0,
-        description="Estimate frames per second sent to dashboards (default 20; "
-        "exclusive with decimation)",
-    )
-    decimation: int | None = Field(
-        default=None, ge=1, le=1000, description="Publish every n-th sample's estimate instead"
-    )
-    batch_size: int = Field(default=1, ge=1, le=100, description="Estimate frames per message")
+    # publish_rate_hz, decimation, batch_size: from PublishFields (edge.mqtt.publish_settings)
     health_interval_s: float = Field(default=5.0, ge=0.5, le=3600.0, description="Health period")
     offline_queue: OfflineQueueConfig = Field(default_factory=OfflineQueueConfig)
     reconnect: ReconnectConfig = Field(default_factory=ReconnectConfig)
@@ -204,8 +198,6 @@ class MqttConfig(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> MqttConfig:
-        if self.publish_rate_hz is not None and self.decimation is not None:
-            raise ValueError("give publish_rate_hz or decimation, not both")
         if self.password is not None and self.password_file is not None:
             raise ValueError("give password or password_file, not both")
         if (self.password is not None or self.password_file is not None) and not self.username:
@@ -220,12 +212,6 @@ class MqttConfig(_Section):
             text = self.password_file.read_text(encoding="utf-8")
             return text.splitlines()[0] if text else ""
         return None
-
-    def effective_publish_rate_hz(self, sample_rate_hz: float) -> float:
-        """Estimate frames per second sent to dashboards, for a given sampling rate."""
-        if self.decimation is not None:
-            return sample_rate_hz / self.decimation
-        return min(self.publish_rate_hz or 20.0, sample_rate_hz)
 
 
 class RecorderConfig(_Section):
@@ -359,7 +345,7 @@ class DaemonConfig(_Section):
     @property
     def publish_rate_hz(self) -> float:
         """Estimate frames per second sent to dashboards."""
-        return self.mqtt.effective_publish_rate_hz(self.sampling.rate_hz)
+        return self.mqtt.effective_rate_hz(self.sampling.rate_hz)
 
 
 def _model_at(loc: tuple[str | int, ...]) -> type[BaseModel] | None:

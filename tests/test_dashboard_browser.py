@@ -5,7 +5,7 @@
    ~1 s apart, both legs are drawn, and the console has no errors;
 1b. the same page in headless Firefox over WebDriver BiDi, when Firefox is installed
    (optional: there is no Debian geckodriver; ``make test`` installs only Chromium);
-2. the real ``make demo`` path (``python -m edge.demo`` with the shipped bundle and
+2. the real ``make demo`` path (``python -m dashboard.demo`` with the shipped bundle and
    ``sspinn-edge simulate``): the same checks, the time to the first live frame, then a
    clean stop on SIGINT.
 
@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 from dashboard_feed import DashboardFeed
 
-from edge.dashboard_server import DashboardServer
+from dashboard import DashboardServer
 from edge.mqtt.local_broker import LocalBroker
 
 pytestmark = pytest.mark.slow
@@ -374,9 +374,9 @@ def test_dashboard_live_in_firefox(mosquitto: LocalBroker, tmp_path: Path) -> No
         ff.close()
 
 
-# ---- 2: the real demo: python -m edge.demo (what `make demo` runs) -----------------------------
+# ---- 2: the real demo: python -m dashboard.demo (what `make demo` runs) ------------------------
 def _simulate_available() -> bool:
-    from edge.demo import simulate_available
+    from dashboard.demo import simulate_available
 
     return simulate_available()
 
@@ -386,7 +386,7 @@ def test_make_demo_path_in_chromium(browser: Any, tmp_path: Path) -> None:
         pytest.skip("`sspinn-edge simulate` is not available yet: the demo has nothing to run")
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.demo", "--port", "0"],
+        [sys.executable, "-m", "dashboard.demo", "--port", "0"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from dashboard_feed import DashboardFeed, SSEClient
 
-from edge.dashboard_server import DashboardServer, parse_broker, valid_device_id
+from dashboard import DashboardServer, valid_device_id
 from edge.mqtt.local_broker import LocalBroker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,11 +163,8 @@ def test_events_without_a_device_and_no_default(mosquitto: LocalBroker) -> None:
 def test_device_id_rules() -> None:
     assert valid_device_id("belt-01") and valid_device_id("a.b_c")
     assert not valid_device_id("a b") and not valid_device_id(None)
-    assert parse_broker("localhost") == ("localhost", 1883)
-    assert parse_broker("127.0.0.1:1884") == ("127.0.0.1", 1884)
-    for bad in (":1883", "h:0", "h:x", "h:70000"):
-        with pytest.raises(ValueError):
-            parse_broker(bad)
+    with pytest.raises(ValueError, match="port 'x' is not a number"):
+        DashboardServer("h:x")
 
 
 def test_bad_payloads_never_break_the_stream(server: DashboardServer, feed: DashboardFeed) -> None:
@@ -282,7 +279,7 @@ def test_too_many_clients_refused(mosquitto: LocalBroker) -> None:
 
 def test_embedded_broker_feeds_the_dashboard() -> None:
     """The demo's fallback broker (amqtt, no mosquitto) carries the same traffic."""
-    from edge.demo import start_embedded_broker
+    from edge.mqtt.local_broker import start_embedded_broker
 
     broker = start_embedded_broker()
     try:
@@ -307,7 +304,7 @@ def test_embedded_broker_feeds_the_dashboard() -> None:
 # ---- the demo's orchestration, with the stand-in in place of the simulator -------------------
 _RUN_DEMO_WITH_STAND_IN = """
 import sys
-import edge.demo as demo
+import dashboard.demo as demo
 feed = [sys.executable, {feed!r}]
 demo.sspinn_edge_command = lambda: feed
 sys.exit(demo.main(sys.argv[1:]))

@@ -21,6 +21,7 @@ from edge.mqtt.commands import (
     parse_command,
 )
 from edge.mqtt.link import MqttLink
+from edge.mqtt.publish_settings import PublishSettings
 from edge.mqtt.publisher import EstimatePublisher
 
 BASE = "sspinn/fuzz/cmd"
@@ -90,7 +91,7 @@ def test_handler_outcomes_without_a_broker():
     assert (r["ok"], r["error"], r["id"]) == (False, "RuntimeError: sensor busy", "c1")
     r = d.handle("record", b'{"action": "jump", "id": "abc"}')
     assert r["ok"] is False and r["id"] == "abc"  # the id is echoed even on errors
-    pub = EstimatePublisher(lambda b: None, 100.0, publish_rate_hz=20.0)
+    pub = EstimatePublisher(lambda b: None, 100.0, PublishSettings(publish_rate_hz=20.0))
     d.register("config", config_handler(pub))
     r = d.handle("config", b'{"publish_rate_hz": 10, "batch_size": 5, "id": 3}')
     assert r["ok"] and r["publish_rate_hz"] == 10.0 and r["batch_size"] == 5 and r["id"] == 3

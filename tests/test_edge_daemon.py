@@ -21,6 +21,7 @@ from edge.bundle import build_bundle, generate_keypair, load_signing_key, read_b
 from edge.daemon import Daemon
 from edge.daemon.simulate import replay_recording, simulated_parts, simulation_config
 from edge.mqtt.local_broker import start_mosquitto
+from edge.mqtt.publish_settings import PublishSettings
 from edge.recording import bundled_recording_path, read_recording
 from firmware_bridge.registers import STANDARD_GRAVITY
 from firmware_bridge.registers.mpu6050 import ACCEL_RANGES, GYRO_RANGES
@@ -28,6 +29,7 @@ from train.evaluation import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 EDGE = [sys.executable, "-m", "edge.cli"]
+PUBLISH_20_HZ = PublishSettings(publish_rate_hz=20.0)
 
 
 class Watcher:
@@ -159,6 +161,7 @@ def _make_daemon(
     keys=(),
     record=True,
     fast=False,
+    publish=PUBLISH_20_HZ,
 ):
     rec = replay_recording(read_recording(bundled_recording_path("P01_walking")), 100.0, 120.0)
     model_dir = tmp / "models"
@@ -171,8 +174,7 @@ def _make_daemon(
         device_id=device,
         bundle=current,
         record_dir=tmp / "rec" if record else None,
-        publish_rate_hz=20.0,
-        batch_size=1,
+        publish=publish,
         segment_s=5.0,
     )
     data = cfg.model_dump()
@@ -404,6 +406,91 @@ def test_thousand_malformed_commands_each_get_an_error(tmp_path, mosquitto, bund
     finally:
         client.loop_stop()
         client.disconnect()
+        daemon.stop()
+        runner.join(30)
+        daemon.close()
+
+
+def _retained(broker, topic: str, timeout_s: float = 10.0) -> dict:
+    """The retained message on ``topic``, as a fresh subscriber receives it."""
+    got: list[bytes] = []
+    ready = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+
+    def on_message(c, u, msg):
+        if msg.retain and not got:
+            got.append(msg.payload)
+            ready.set()
+
+    client.on_message = on_message
+    client.connect(broker.host, broker.port, keepalive=5)
+    client.loop_start()
+    try:
+        assert ready.wait(timeout_s), f"no retained message on {topic}"
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return json.loads(got[0])
+
+
+def _command(broker, device: str, name: str, payload: dict, timeout_s: float = 15.0) -> dict:
+    """Send ``cmd/<name>`` and return its result."""
+    result: list[dict] = []
+    subscribed, answered = threading.Event(), threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.on_subscribe = lambda c, u, mid, rcs, p: subscribed.set()
+
+    def on_message(c, u, msg):
+        result.append(json.loads(msg.payload))
+        answered.set()
+
+    client.on_message = on_message
+    client.connect(broker.host, broker.port, keepalive=5)
+    client.loop_start()
+    try:
+        client.subscribe(f"sspinn/{device}/cmd/{name}/result", qos=1)
+        assert subscribed.wait(timeout_s)
+        client.publish(f"sspinn/{device}/cmd/{name}", json.dumps(payload), qos=1)
+        assert answered.wait(timeout_s), f"no reply to cmd/{name}"
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return result[0]
+
+
+def test_meta_reports_the_effective_publish_rate_and_follows_cmd_config(
+    tmp_path, mosquitto, bundle_path
+):
+    """The retained meta says what the publisher does: 20 frames/s when the rate is left
+    to its default (it used to say 0), and the new settings after every cmd/config."""
+    daemon = _make_daemon(
+        mosquitto, bundle_path, tmp_path, "metacfg", record=False, publish=PublishSettings()
+    )
+    runner = threading.Thread(target=daemon.run, kwargs={"duration_s": 60.0})
+    daemon.start()
+    runner.start()
+    try:
+        assert daemon.link.wait_ready(15)
+        meta = _retained(mosquitto, "sspinn/metacfg/meta")
+        assert (meta["publish_rate_hz"], meta["batch_size"], meta["sample_rate_hz"]) == (
+            20.0,
+            1,
+            100.0,
+        )
+        reply = _command(mosquitto, "metacfg", "config", {"publish_rate_hz": 10, "batch_size": 2})
+        assert reply["ok"] and (reply["publish_rate_hz"], reply["batch_size"]) == (10.0, 2)
+        meta = _retained(mosquitto, "sspinn/metacfg/meta")
+        assert (meta["publish_rate_hz"], meta["batch_size"]) == (10.0, 2)
+        reply = _command(mosquitto, "metacfg", "config", {"decimation": 4})
+        assert reply["ok"] and reply["publish_rate_hz"] == 25.0
+        meta = _retained(mosquitto, "sspinn/metacfg/meta")
+        assert (meta["publish_rate_hz"], meta["batch_size"]) == (25.0, 2)
+        assert daemon.publisher.settings == PublishSettings(decimation=4, batch_size=2)
+        reply = _command(mosquitto, "metacfg", "config", {"decimation": 4, "publish_rate_hz": 5})
+        assert not reply["ok"] and "not both" in reply["error"]
+        assert _retained(mosquitto, "sspinn/metacfg/meta")["publish_rate_hz"] == 25.0
+    finally:
         daemon.stop()
         runner.join(30)
         daemon.close()

@@ -17,6 +17,7 @@ from edge.mqtt.payloads import (
     encode_estimates,
     encode_json,
 )
+from edge.mqtt.publish_settings import PublishSettings, PublishSettingsUpdate
 from edge.mqtt.publisher import EstimatePublisher
 from edge.mqtt.topics import Topics
 
@@ -123,7 +124,9 @@ def test_health_and_meta_payloads():
 )
 def test_decimation_and_batching_counts(sample_hz, publish_hz, batch, n, frames, messages):
     sent: list[tuple[EstimateFrame, ...]] = []
-    pub = EstimatePublisher(sent.append, sample_hz, publish_rate_hz=publish_hz, batch_size=batch)
+    pub = EstimatePublisher(
+        sent.append, sample_hz, PublishSettings(publish_rate_hz=publish_hz, batch_size=batch)
+    )
     for seq in range(n):
         pub.offer(lambda seq=seq: _frame(seq, sample_hz))
     assert pub.frames == frames
@@ -141,14 +144,14 @@ def test_decimation_and_batching_counts(sample_hz, publish_hz, batch, n, frames,
 
 def test_non_integer_ratio_pattern():
     sent: list = []
-    pub = EstimatePublisher(sent.append, 100.0, publish_rate_hz=30.0)
+    pub = EstimatePublisher(sent.append, 100.0, PublishSettings(publish_rate_hz=30.0))
     due = [k for k in range(21) if pub.tick()]
     assert due == [0, 4, 7, 10, 14, 17, 20]
 
 
 def test_decimation_option_and_runtime_reconfigure():
     sent: list = []
-    pub = EstimatePublisher(sent.append, 100.0, decimation=4, batch_size=3)
+    pub = EstimatePublisher(sent.append, 100.0, PublishSettings(decimation=4, batch_size=3))
     assert pub.publish_rate_hz == 25.0 and pub.messages_per_s == pytest.approx(25 / 3)
     for seq in range(40):  # frames 0,4,...,36 -> 10 frames -> 3 full batches + 1 pending
         pub.offer(lambda seq=seq: _frame(seq))
@@ -163,17 +166,42 @@ def test_decimation_option_and_runtime_reconfigure():
         pub.reconfigure(publish_rate_hz=150.0)
     with pytest.raises(ValueError):
         pub.reconfigure(batch_size=0)
+    with pytest.raises(ValueError, match="not both"):
+        pub.reconfigure(publish_rate_hz=10.0, decimation=2)
+    with pytest.raises(ValueError, match="Extra inputs"):
+        pub.reconfigure(rate=10.0)
+    assert pub.settings == PublishSettings(publish_rate_hz=50.0, batch_size=1)
     pub.reconfigure(batch_size=4)
     pub.offer(lambda: _frame(60))
     pub.flush()
     assert [f.seq for f in sent[-1]] == [60]
 
 
+def test_publish_settings_default_rate_and_updates():
+    """One model: the effective rate is never unset, an update replaces rate/decimation."""
+    default = PublishSettings()
+    assert default.effective_rate_hz(100.0) == 20.0 and default.effective_rate_hz(10.0) == 10.0
+    assert PublishSettings(decimation=8).effective_rate_hz(200.0) == 25.0
+    assert EstimatePublisher(lambda b: None, 100.0).publish_rate_hz == 20.0
+    by_rate = PublishSettings(decimation=4).updated(PublishSettingsUpdate(publish_rate_hz=10.0))
+    assert by_rate == PublishSettings(publish_rate_hz=10.0)
+    by_batch = by_rate.updated(PublishSettingsUpdate(batch_size=5))
+    assert by_batch == PublishSettings(publish_rate_hz=10.0, batch_size=5)
+    by_decimation = by_batch.updated(PublishSettingsUpdate(decimation=2))
+    assert by_decimation == PublishSettings(decimation=2, batch_size=5)
+    with pytest.raises(ValueError, match="Extra inputs"):
+        PublishSettings(publish_rate=10.0)
+    with pytest.raises(ValueError, match="not both"):
+        PublishSettings(publish_rate_hz=10.0, decimation=2)
+    with pytest.raises(ValueError, match="less than or equal to 100"):
+        PublishSettings(batch_size=101)
+
+
 def test_a_failing_sink_does_not_break_the_loop():
     def sink(batch):
         raise RuntimeError("broken")
 
-    pub = EstimatePublisher(sink, 100.0, publish_rate_hz=100.0)
+    pub = EstimatePublisher(sink, 100.0, PublishSettings(publish_rate_hz=100.0))
     for seq in range(5):
         pub.offer(lambda seq=seq: _frame(seq))
     assert pub.messages == 5

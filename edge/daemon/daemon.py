@@ -89,14 +89,11 @@ class Daemon:
         )
         if bundle_path is not None:
             self.slot.load(bundle_path)
-        self.link = MqttLink.from_config(cfg, meta=self._meta())
+        self.link = MqttLink.from_config(cfg)
         self.publisher = EstimatePublisher(
-            self.link.publish_estimate,
-            rate,
-            publish_rate_hz=cfg.mqtt.publish_rate_hz,
-            decimation=cfg.mqtt.decimation,
-            batch_size=cfg.mqtt.batch_size,
+            self.link.publish_estimate, rate, cfg.mqtt.publish_settings()
         )
+        self.link.set_meta(self._meta())
         self.alarm: str | None = None
         self.recorder = Recorder.from_config(
             cfg, self._sidecar_template(positions), on_alarm=self._on_alarm
@@ -114,25 +111,26 @@ class Daemon:
         self.sampler = FixedRateSampler(rate, parts.clock)
         self.dispatcher = CommandDispatcher(self.link)
         self.dispatcher.register("record", record_handler(self.recorder))
-        self.dispatcher.register("config", config_handler(self.publisher, self._set_health))
+        self.dispatcher.register(
+            "config", config_handler(self.publisher, self._set_health, self._republish_meta)
+        )
         self.dispatcher.register("model", self._on_model)
         self.dispatcher.register("calibrate", self._on_calibrate)
         self._health_interval = cfg.mqtt.health_interval_s
         self._health_stop = threading.Event()
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
-        self._capture: dict[str, Any] | None = None
-        self._capture_lock = threading.Lock()
         self._started = False
 
     # ---- construction helpers ---------------------------------------------------------
     def _meta(self) -> dict[str, Any]:
+        """The retained ``meta``: the model in use and what the publisher does now."""
         bundle = self.slot.bundle
         m = bundle.manifest if bundle else None
         return build_meta(
             device_id=self.cfg.device.id,
             sample_rate_hz=self.cfg.sampling.rate_hz,
-            publish_rate_hz=self.cfg.mqtt.publish_rate_hz or 0.0,
-            batch_size=self.cfg.mqtt.batch_size,
+            publish_rate_hz=self.publisher.publish_rate_hz,
+            batch_size=self.publisher.batch_size,
             sensors=self.names,
             joints=m.outputs["angles_deg"].channels if m else (),
             moments=m.outputs["moments_bwbh"].channels if m else (),
@@ -211,6 +209,10 @@ class Daemon:
         if self.parts.on_close is not None:
             self.parts.on_close()
 
+    def _republish_meta(self) -> None:
+        """Replace the retained ``meta`` (after a model swap or a config change)."""
+        self.link.set_meta(self._meta())
+
     # ---- health -----------------------------------------------------------------------
     def _set_health(self, interval_s: float) -> None:
         self._health_interval = interval_s
@@ -259,34 +261,21 @@ class Daemon:
             result = self.slot.replace(upload.data)
         except BundleError as exc:
             raise CommandError(f"model refused, the old model keeps running: {exc}") from exc
-        self.link.set_meta(self._meta())
+        self._republish_meta()
         return result
 
     def _on_calibrate(self, request: Any) -> dict[str, Any]:
         """Capture ``duration_s`` of (uncalibrated) data from the loop, then calibrate."""
         n = max(10, int(request.duration_s * self.cfg.sampling.rate_hz))
-        done = threading.Event()
-        buf = np.full((n, len(self.names), 6), np.nan)
-        state = {"i": 0}
         previous = self.loop.calibration
-
-        def capture(data: np.ndarray) -> None:
-            i = state["i"]
-            if i < n:
-                buf[i] = data
-                state["i"] = i + 1
-                if i + 1 == n:
-                    done.set()
-
         self.loop.calibration = None
-        self.loop.capture = capture  # type: ignore[attr-defined]
+        capture = self.loop.request_capture(n)
+        if not capture.wait(request.duration_s * 3 + 5):
+            self.loop.cancel_capture(capture)
+            self.loop.calibration = previous
+            raise CommandError("calibration timed out: is the sampler running?")
         try:
-            if not done.wait(request.duration_s * 3 + 5):
-                raise CommandError("calibration timed out: is the sampler running?")
-        finally:
-            self.loop.capture = None  # type: ignore[attr-defined]
-        try:
-            result = calibrate_still(buf, self.names, self.cfg.sampling.rate_hz)
+            result = calibrate_still(capture.data, self.names, self.cfg.sampling.rate_hz)
         except NotStillError as exc:
             self.loop.calibration = previous
             raise CommandError(f"not still enough to calibrate: {exc}") from exc

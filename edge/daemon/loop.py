@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edge.daemon.model_slot import ModelSlot
+from edge.daemon.model_slot import ModelSlot, SlotStep
+from edge.daemon.raw_capture import RawCapture
 from edge.mqtt.payloads import EstimateFrame
 from edge.mqtt.publisher import EstimatePublisher
 from firmware_bridge.acquisition import Acquisition
@@ -49,21 +50,27 @@ class EstimationLoop:
         self.last_t = 0.0
         self.sensors_ok = 0
         self.estimates = 0
-        self._identity = None
-        #: optional callable receiving each raw (S, 6) sample (calibration capture)
-        self.capture = None
+        self._capture: RawCapture | None = None
 
-    def _rows(self, data: np.ndarray) -> np.ndarray:
-        index = self.slot.sensor_index
-        if self._identity is None or self._identity[0] is not index:
-            self._identity = (index, bool(np.array_equal(index, np.arange(data.shape[0]))))
-        return data if self._identity[1] else data[index]
+    def request_capture(self, n_samples: int) -> RawCapture:
+        """Capture the next ``n_samples`` raw samples (before calibration is applied);
+        wait on the returned capture. Any other thread may call this; a new request
+        replaces one still running."""
+        capture = RawCapture(n_samples, len(self.names))
+        self._capture = capture
+        return capture
+
+    def cancel_capture(self, capture: RawCapture) -> None:
+        """Stop filling ``capture`` (e.g. after the caller gave up waiting)."""
+        if self._capture is capture:
+            self._capture = None
 
     def on_tick(self, tick: Tick) -> None:
         frame = self.acq.read()
         data = frame.data
-        if self.capture is not None:
-            self.capture(data)
+        capture = self._capture
+        if capture is not None and capture.add(data) and self._capture is capture:
+            self._capture = None
         if self.calibration is not None:
             self.calibration.apply(data)
         t = tick.index / self.rate_hz
@@ -72,21 +79,16 @@ class EstimationLoop:
         self.sensors_ok = int(frame.ok.sum())
         if self.recorder is not None:
             self.recorder.append(t, data, frame.ok)
-        estimator = self.slot.estimator
-        if estimator is None:
+        step = self.slot.step(data)
+        if step is None:
             return
-        est = estimator.step(self._rows(data))
         self.estimates += 1
-        if self.slot.checking_live:
-            self.slot.check_live(bool(np.isfinite(est.angles_deg).all()))
         if self.publisher.tick():  # build a frame only for the samples that get published
-            self.publisher.submit(self._make_frame(t, tick.index, estimator, frame))
+            self.publisher.submit(self._make_frame(t, tick.index, step, frame.ok))
         self.latency.add(self.clock.monotonic_ns() - tick.start_ns)
 
-    def _make_frame(self, t: float, seq: int, estimator, frame) -> EstimateFrame:  # type: ignore[no-untyped-def]
-        outputs = estimator.manifest.outputs
-        est = estimator.estimate
-        ok = frame.ok
+    def _make_frame(self, t: float, seq: int, step: SlotStep, ok: np.ndarray) -> EstimateFrame:
+        outputs, est = step.outputs, step.estimate
         return EstimateFrame(
             t=t,
             seq=seq,

@@ -4,9 +4,10 @@ A replacement is verified (hash, signature where required), checked against the 
 (sensors, sample rate), self-tested on a canned input (the bundled walking recording:
 every output finite and physically plausible), written atomically next to the current
 bundle (the old one kept as ``previous.sspinn``) and only then swapped in. The loop
-reads :attr:`ModelSlot.estimator` once per sample, so the swap is a single reference
-assignment between two samples. If the new model's first live outputs are not finite,
-:meth:`ModelSlot.check_live` rolls back to the previous model.
+calls :meth:`ModelSlot.step` once per sample; the live model is one immutable record
+read once per step, so a swap is a single reference assignment between two samples. If
+the new model's first live outputs are not finite, the slot rolls back to the previous
+model by itself.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from edge.bundle import Bundle, BundleError, read_bundle
 from edge.inference import Estimator
+from edge.inference.estimator import Estimate
 from edge.recording import bundled_recording_path, read_recording, tile_cycles
 
 log = logging.getLogger(__name__)
@@ -71,6 +75,28 @@ def self_test(estimator: Estimator, imu: np.ndarray) -> dict[str, float]:
     return {"step_us_median": float(np.median(times)) / 1e3, "speed_max": highs["speed_m_s"]}
 
 
+@dataclass(frozen=True, slots=True)
+class _LiveModel:
+    """The model in use, swapped as one reference."""
+
+    estimator: Estimator
+    bundle: Bundle
+    sensor_index: np.ndarray  # device sensor rows the model reads, in its order
+    all_sensors_in_order: bool  # sensor_index is 0..S-1: no row selection needed
+
+
+def _live_model(estimator: Estimator, bundle: Bundle, index: np.ndarray, n: int) -> _LiveModel:
+    return _LiveModel(estimator, bundle, index, bool(np.array_equal(index, np.arange(n))))
+
+
+class SlotStep(NamedTuple):
+    """One sample's outputs and the output spec (channel names) of the model that made
+    them (the manifest's ``outputs``: group → channels)."""
+
+    estimate: Estimate
+    outputs: Mapping[str, Any]
+
+
 class ModelSlot:
     """Holds the live :class:`Estimator` for one wearer and device.
 
@@ -103,13 +129,49 @@ class ModelSlot:
         self.trusted_keys = list(trusted_keys)
         self.require_signature = require_signature
         self._lock = threading.Lock()
-        self.estimator: Estimator | None = None
-        self.bundle: Bundle | None = None
-        self.sensor_index: np.ndarray = np.arange(len(self.sensors))
-        self._previous: tuple[Estimator, Bundle, np.ndarray] | None = None
+        self._live: _LiveModel | None = None
+        self._previous: _LiveModel | None = None
         self._live_left = 0
         self.swaps = 0
         self.rollbacks = 0
+
+    @property
+    def estimator(self) -> Estimator | None:
+        """The live model's estimator, or None before a model is loaded."""
+        live = self._live
+        return live.estimator if live else None
+
+    @property
+    def bundle(self) -> Bundle | None:
+        live = self._live
+        return live.bundle if live else None
+
+    @property
+    def sensor_index(self) -> np.ndarray:
+        """Device sensor rows the live model reads (all, in order, without a model)."""
+        live = self._live
+        return live.sensor_index if live else np.arange(len(self.sensors))
+
+    def step(self, imu: np.ndarray) -> SlotStep | None:
+        """Run one sample through the live model.
+
+        Args:
+            imu: (S, 6) of every device sensor in device order: acc xyz (m/s²), gyr xyz
+                (rad/s); the slot picks the rows the model reads.
+
+        Returns:
+            The estimate with the output spec of the model that made it, or None when no
+            model is loaded. During the first steps of a freshly swapped-in model a
+            non-finite output rolls back to the previous model (from the next sample on).
+        """
+        live = self._live  # read once: a swap lands between two samples
+        if live is None:
+            return None
+        rows = imu if live.all_sensors_in_order else imu[live.sensor_index]
+        est = live.estimator.step(rows)
+        if self._live_left > 0:
+            self._check_live(bool(np.isfinite(est.angles_deg).all()))
+        return SlotStep(est, live.bundle.manifest.outputs)
 
     @property
     def current_path(self) -> Path:
@@ -141,7 +203,7 @@ class ModelSlot:
         """Load the bundle at ``path`` (start-up); raises BundleError when unusable."""
         estimator, bundle, index, report = self._prepare(Path(path))
         with self._lock:
-            self.estimator, self.bundle, self.sensor_index = estimator, bundle, index
+            self._live = _live_model(estimator, bundle, index, len(self.sensors))
         log.info(
             "model %s %s loaded from %s", bundle.manifest.model_id, bundle.manifest.version, path
         )
@@ -162,9 +224,9 @@ class ModelSlot:
             os.replace(self.current_path, self.previous_path)
         os.replace(tmp, self.current_path)
         with self._lock:
-            if self.estimator is not None and self.bundle is not None:
-                self._previous = (self.estimator, self.bundle, self.sensor_index)
-            self.estimator, self.bundle, self.sensor_index = estimator, bundle, index
+            if self._live is not None:
+                self._previous = self._live
+            self._live = _live_model(estimator, bundle, index, len(self.sensors))
             self._live_left = LIVE_CHECK_STEPS
             self.swaps += 1
         m = bundle.manifest
@@ -178,21 +240,16 @@ class ModelSlot:
             "took_ms": round((time.perf_counter() - t0) * 1e3, 1),
         }
 
-    @property
-    def checking_live(self) -> bool:
-        """True during the first steps of a freshly swapped-in model."""
-        return self._live_left > 0
-
-    def check_live(self, outputs_finite: bool) -> None:
-        """Called by the loop after each step during the first steps of a new model;
-        rolls back to the previous model if the new one produced a non-finite output."""
+    def _check_live(self, outputs_finite: bool) -> None:
+        """After each step of a new model's first steps: roll back to the previous model
+        if the new one produced a non-finite output."""
         if self._live_left <= 0:
             return
         self._live_left -= 1
         if outputs_finite or self._previous is None:
             return
         with self._lock:
-            self.estimator, self.bundle, self.sensor_index = self._previous
+            self._live = self._previous
             self._previous = None
             self._live_left = 0
             self.rollbacks += 1

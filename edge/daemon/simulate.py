@@ -15,6 +15,8 @@ from pathlib import Path
 from edge.bundle import read_bundle
 from edge.config import DaemonConfig
 from edge.daemon.daemon import DaemonParts
+from edge.mqtt.broker_address import parse_broker_address
+from edge.mqtt.publish_settings import PublishSettings
 from edge.recording import Recording, read_recording, resample, tile_cycles
 from edge.simulated_hardware import build_simulated_hardware, load_recording
 from firmware_bridge.bus import LockedBus
@@ -47,26 +49,22 @@ def simulation_config(
     device_id: str,
     bundle: Path,
     record_dir: Path | None,
-    publish_rate_hz: float | None,
-    batch_size: int,
+    publish: PublishSettings,
     segment_s: float = 60.0,
 ) -> DaemonConfig:
     """A daemon config for replaying ``rec``: participant from its sidecar, rate from the
-    bundle, MQTT from ``broker`` (``host:port``)."""
+    bundle, estimates published with ``publish``, MQTT from ``broker`` (see
+    :func:`parse_broker_address`; ``mqtts://`` turns TLS on)."""
     manifest = read_bundle(bundle).manifest
-    host, port = "127.0.0.1", 1883
-    if broker:
-        host, _, p = broker.rpartition(":")
-        host, port = (host, int(p)) if host else (p, 1883)
+    address = parse_broker_address(broker or "127.0.0.1:1883")
     data = {
         "device": {"id": device_id, "name": f"simulated {device_id}"},
         "participant": rec.meta.participant.model_dump(),
         "sampling": {"rate_hz": manifest.sample_rate_hz},
         "mqtt": {
-            "host": host,
-            "port": port,
-            "publish_rate_hz": publish_rate_hz,
-            "batch_size": batch_size,
+            "host": address.host,
+            "port": address.port,
+            **publish.model_dump(),
             "health_interval_s": 2.0,
         },
         "model": {"bundle": str(bundle)},
@@ -76,9 +74,8 @@ def simulation_config(
             "segment_s": segment_s,
         },
     }
-    if publish_rate_hz is not None and publish_rate_hz >= manifest.sample_rate_hz:
-        data["mqtt"]["publish_rate_hz"] = None
-        data["mqtt"]["decimation"] = 1
+    if address.tls:
+        data["mqtt"]["tls"] = {}
     return DaemonConfig.model_validate(data)
 
 

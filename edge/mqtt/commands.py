@@ -33,6 +33,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge.mqtt.publish_settings import PublishSettingsUpdate
 from edge.mqtt.topics import COMMAND_NAMES
 
 log = logging.getLogger(__name__)
@@ -66,18 +67,14 @@ class CalibrateRequest(_Request):
     duration_s: float = Field(default=5.0, ge=0.5, le=120.0, description="Capture time (s)")
 
 
-class ConfigRequest(_Request):
-    """``cmd/config``: runtime-safe settings only; anything else is refused."""
+class ConfigRequest(PublishSettingsUpdate, _Request):
+    """``cmd/config``: runtime-safe settings only; anything else is refused. The publish
+    keys are :class:`edge.mqtt.publish_settings.PublishSettingsUpdate`'s."""
 
-    publish_rate_hz: float | None = Field(default=None, gt=0.0, le=400.0)
-    decimation: int | None = Field(default=None, ge=1, le=1000)
-    batch_size: int | None = Field(default=None, ge=1, le=100)
     health_interval_s: float | None = Field(default=None, ge=0.5, le=3600.0)
 
     @model_validator(mode="after")
     def _something(self) -> ConfigRequest:
-        if self.publish_rate_hz is not None and self.decimation is not None:
-            raise ValueError("give publish_rate_hz or decimation, not both")
         if not self.settings():
             raise ValueError(f"nothing to change: give one of {', '.join(SETTABLE_KEYS)}")
         return self
@@ -377,13 +374,7 @@ def record_handler(recorder: _Recorder) -> Handler:
 
 
 class _Publisher(Protocol):
-    def reconfigure(
-        self,
-        *,
-        publish_rate_hz: float | None = None,
-        decimation: int | None = None,
-        batch_size: int | None = None,
-    ) -> None: ...
+    def reconfigure(self, **changes: Any) -> Any: ...
 
     @property
     def publish_rate_hz(self) -> float: ...
@@ -393,9 +384,14 @@ class _Publisher(Protocol):
 
 
 def config_handler(
-    publisher: _Publisher, set_health_interval: Callable[[float], None] | None = None
+    publisher: _Publisher,
+    set_health_interval: Callable[[float], None] | None = None,
+    on_change: Callable[[], None] | None = None,
 ) -> Handler:
-    """A ``cmd/config`` handler applying publish rate / batch size / health interval."""
+    """A ``cmd/config`` handler applying publish rate / batch size / health interval.
+
+    ``on_change`` runs after every applied change (the daemon republishes ``meta``).
+    """
 
     def handle(request: ConfigRequest) -> dict[str, Any]:
         s = request.settings()
@@ -403,11 +399,9 @@ def config_handler(
             if set_health_interval is None:
                 raise CommandError("health_interval_s cannot be changed on this device")
             set_health_interval(s["health_interval_s"])
-        publisher.reconfigure(
-            publish_rate_hz=s.get("publish_rate_hz"),
-            decimation=s.get("decimation"),
-            batch_size=s.get("batch_size"),
-        )
+        publisher.reconfigure(**request.given())
+        if on_change is not None:
+            on_change()
         return {
             "applied": s,
             "publish_rate_hz": publisher.publish_rate_hz,

@@ -18,8 +18,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from edge.mqtt.payloads import EstimateFrame
+from edge.mqtt.publish_settings import PublishSettings, PublishSettingsUpdate
 
 log = logging.getLogger(__name__)
 
@@ -33,20 +35,15 @@ class EstimatePublisher:
     Args:
         sink: called with each full batch (a tuple of frames, oldest first).
         sample_rate_hz: rate at which :meth:`tick` is called (Hz).
-        publish_rate_hz: frames per second to publish (≤ sample rate); ignored when
-            ``decimation`` is given.
-        decimation: publish every n-th sample instead.
-        batch_size: frames per message (1: one JSON object per message).
+        settings: rate (or decimation) and batch size; default 20 frames/s, one per
+            message. A rate above the sample rate is refused (ValueError).
     """
 
     def __init__(
         self,
         sink: BatchSink,
         sample_rate_hz: float,
-        *,
-        publish_rate_hz: float | None = None,
-        decimation: int | None = None,
-        batch_size: int = 1,
+        settings: PublishSettings | None = None,
     ) -> None:
         if sample_rate_hz <= 0:
             raise ValueError(f"sample_rate_hz must be > 0, got {sample_rate_hz}")
@@ -56,68 +53,67 @@ class EstimatePublisher:
         self._batch: list[EstimateFrame] = []
         self._acc = 0.0
         self._rate = 0.0
-        self._batch_size = 1
+        self._settings = PublishSettings()
         self.ticks = 0
         self.frames = 0
         self.messages = 0
-        self.reconfigure(
-            publish_rate_hz=publish_rate_hz
-            if publish_rate_hz is not None or decimation is not None
-            else 20.0,
-            decimation=decimation,
-            batch_size=batch_size,
-        )
+        self.apply(settings or PublishSettings())
+
+    @property
+    def settings(self) -> PublishSettings:
+        """The settings in force."""
+        return self._settings
 
     @property
     def publish_rate_hz(self) -> float:
-        """Frames per second published."""
+        """Frames per second published (the effective rate, never unset)."""
         return self._rate
 
     @property
     def batch_size(self) -> int:
-        return self._batch_size
+        return self._settings.batch_size
 
     @property
     def messages_per_s(self) -> float:
-        return self._rate / self._batch_size
+        return self._rate / self._settings.batch_size
 
-    def reconfigure(
-        self,
-        *,
-        publish_rate_hz: float | None = None,
-        decimation: int | None = None,
-        batch_size: int | None = None,
-    ) -> None:
-        """Change rate and/or batch size (thread-safe; e.g. from ``cmd/config``).
-
-        A partly filled batch is sent first when the batch size changes.
+    def reconfigure(self, **changes: Any) -> PublishSettings:
+        """Apply a partial change (keys of :class:`PublishSettingsUpdate`), e.g. from
+        ``cmd/config``; returns the new settings.
 
         Raises:
-            ValueError: a rate ≤ 0 or above the sample rate, a decimation or batch < 1.
+            ValueError: unknown keys, out-of-range values, a rate above the sample rate.
         """
-        if publish_rate_hz is not None and decimation is not None:
-            raise ValueError("give publish_rate_hz or decimation, not both")
-        if decimation is not None:
-            if decimation < 1:
-                raise ValueError(f"decimation must be >= 1, got {decimation}")
-            publish_rate_hz = self._sample_rate / decimation
-        if publish_rate_hz is not None and not 0 < publish_rate_hz <= self._sample_rate:
+        update = PublishSettingsUpdate(**changes)
+        settings = self._settings.updated(update)
+        rate_changed = bool({"publish_rate_hz", "decimation"} & set(update.given()))
+        self.apply(settings, restart_phase=rate_changed)
+        return settings
+
+    def apply(self, settings: PublishSettings, *, restart_phase: bool = True) -> None:
+        """Publish with ``settings`` from now on (thread-safe).
+
+        A partly filled batch is sent first when the batch size changes; with
+        ``restart_phase`` the decimation phase restarts (the next tick publishes).
+
+        Raises:
+            ValueError: a rate above the sample rate.
+        """
+        if settings.publish_rate_hz is not None and settings.publish_rate_hz > self._sample_rate:
             raise ValueError(
                 f"publish_rate_hz must be in (0, {self._sample_rate:g}] (the sample rate), "
-                f"got {publish_rate_hz:g}"
+                f"got {settings.publish_rate_hz:g}"
             )
-        if batch_size is not None and batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         with self._lock:
-            if publish_rate_hz is not None:
-                self._rate = float(publish_rate_hz)
+            old_batch = self._settings.batch_size
+            self._settings = settings
+            if restart_phase:
+                self._rate = settings.effective_rate_hz(self._sample_rate)
                 # Start one step short of a publish: the next tick publishes.
                 self._acc = self._sample_rate - self._rate
-            if batch_size is not None and batch_size != self._batch_size:
-                self._batch_size = batch_size
-                full = self._take_batch_locked() if self._batch else None
-            else:
-                full = None
+            full = None
+            if settings.batch_size != old_batch and self._batch:
+                full = self._take_batch_locked()
         if full:
             self._emit(full)
 
@@ -136,7 +132,9 @@ class EstimatePublisher:
         with self._lock:
             self._batch.append(frame)
             self.frames += 1
-            full = self._take_batch_locked() if len(self._batch) >= self._batch_size else None
+            full = (
+                self._take_batch_locked() if len(self._batch) >= self._settings.batch_size else None
+            )
         if full:
             self._emit(full)
 

@@ -1,6 +1,6 @@
 /* SSPINNpose live dashboard: plain JavaScript (ES2017), canvas drawing, no libraries.
  *
- * Data comes from the bridge (edge/dashboard_server.py) as Server-Sent Events:
+ * Data comes from the bridge (dashboard/server.py) as Server-Sent Events:
  *   hello, bridge {mqtt_connected}, status "online"|"offline", meta {...}, health {...},
  *   estimate {frames: [frame, ...], dropped: n}
  * A frame is {t, seq, angles_deg: {...}, moments_bwbh: {...}, grf_bw: {...}, speed_m_s,

@@ -3,8 +3,9 @@
 Starts, in this order:
 
 1. an MQTT broker on a free 127.0.0.1 port: Debian's mosquitto when it is installed,
-   else an embedded pure-Python broker (amqtt) in a child process; it says which;
-2. the dashboard bridge (:mod:`edge.dashboard_server`) and prints its URL;
+   else an embedded pure-Python broker (amqtt) in a child process; it says which
+   (both back-ends: :mod:`edge.mqtt.local_broker`);
+2. the dashboard bridge (:mod:`dashboard.server`) and prints its URL;
 3. ``sspinn-edge simulate`` (the real daemon on an emulated I2C bus, with the shipped
    int8 bundle) on the bundled recordings: walking, then running, then again, each for
    ``--segment-seconds``.
@@ -12,20 +13,20 @@ Starts, in this order:
 Ctrl-C or SIGTERM stops everything (simulator, server, broker, by PID) and exits 0;
 ``--seconds N`` (or ``DEMO_SECONDS=N``) stops by itself after N seconds::
 
-    python -m edge.demo                 # or: make demo
-    DEMO_SECONDS=30 python -m edge.demo
+    python -m dashboard.demo                 # or: make demo, or sspinn-demo
+    DEMO_SECONDS=30 python -m dashboard.demo
+
+The demo lives in ``dashboard/`` because it runs on a laptop (broker, browser page,
+simulated device side by side); the device itself never needs it.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,11 +34,12 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-from typing import Protocol
 
-from edge.dashboard_server import DashboardServer, valid_device_id
-from edge.mqtt.local_broker import BrokerError, find_mosquitto, free_port, start_mosquitto
+from dashboard.device_hub import valid_device_id
+from dashboard.server import DashboardServer
+from edge.mqtt.local_broker import Broker, BrokerError, start_broker, stop_process
 from edge.recording import bundled_recording_path
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ log = logging.getLogger(__name__)
 #: Bundled real recordings replayed in turn.
 RECORDINGS: tuple[str, ...] = ("P01_walking", "P01_running")
 #: The shipped int8 bundle (passed to the simulator when present).
-SHIPPED_BUNDLE = Path(__file__).resolve().parent / "models" / "default.sspinn"
+SHIPPED_BUNDLE = Path(str(resources.files("edge") / "models" / "default.sspinn"))
 DEFAULT_PORT = 8765
 DEFAULT_DEVICE = "demo"
 
@@ -53,138 +55,6 @@ DEFAULT_DEVICE = "demo"
 def say(text: str) -> None:
     """One user-facing line on stdout (flushed: the URL must show at once)."""
     print(text, flush=True)
-
-
-# ---- brokers ------------------------------------------------------------------------------
-class Broker(Protocol):
-    host: str
-    port: int
-
-    @property
-    def pid(self) -> int: ...
-
-    @property
-    def address(self) -> str: ...
-
-    def stop(self, timeout_s: float = 5.0) -> None: ...
-
-
-def _port_open(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(0.2)
-        return s.connect_ex((host, port)) == 0
-
-
-def _stop_process(proc: subprocess.Popen[bytes], timeout_s: float, name: str) -> None:
-    """SIGTERM, wait, then SIGKILL: by PID, never by name."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        log.warning("%s (pid %d) did not stop in %.0f s: killing it", name, proc.pid, timeout_s)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=timeout_s)
-
-
-@dataclass
-class EmbeddedBroker:
-    """The pure-Python broker (amqtt) running in a child process on 127.0.0.1."""
-
-    host: str
-    port: int
-    process: subprocess.Popen[bytes]
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        _stop_process(self.process, timeout_s, "embedded broker")
-
-
-def amqtt_available() -> bool:
-    """True when the ``amqtt`` package (the embedded broker) can be imported."""
-    import importlib.util
-
-    return importlib.util.find_spec("amqtt") is not None
-
-
-def start_embedded_broker(port: int | None = None, timeout_s: float = 20.0) -> EmbeddedBroker:
-    """Start amqtt on 127.0.0.1 in a child process and wait until it listens.
-
-    Raises:
-        BrokerError: amqtt is not installed or the broker did not come up.
-    """
-    if not amqtt_available():
-        raise BrokerError(
-            "no MQTT broker: mosquitto is not installed and neither is amqtt "
-            "(pip install 'sspinnpose-edge[edge]', or sudo apt-get install mosquitto)"
-        )
-    host = "127.0.0.1"
-    port = port or free_port(host)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.demo", "--serve-embedded-broker", str(port)],
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    broker = EmbeddedBroker(host, port, proc)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BrokerError(f"the embedded broker exited with code {proc.returncode}")
-        if _port_open(host, port):
-            return broker
-        time.sleep(0.05)
-    broker.stop()
-    raise BrokerError(f"the embedded broker did not open {host}:{port} in {timeout_s:.0f} s")
-
-
-def serve_embedded_broker(port: int) -> int:
-    """Run amqtt on 127.0.0.1:port until SIGTERM/SIGINT (the child process's main)."""
-    from amqtt.broker import Broker as AmqttBroker
-
-    logging.basicConfig(level=logging.WARNING, format="embedded broker: %(message)s")
-    for name in ("amqtt", "transitions"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)  # noisy on client disconnects
-    config = {
-        "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-    }
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        broker = AmqttBroker(config)
-        await broker.start()
-        await stop.wait()
-        await broker.shutdown()
-
-    asyncio.run(run())
-    return 0
-
-
-def start_broker(kind: str = "auto") -> tuple[Broker, str]:
-    """Start a broker (``auto``: mosquitto when installed, else embedded); (broker, words)."""
-    if kind in ("auto", "mosquitto"):
-        exe = find_mosquitto()
-        if exe is not None:
-            broker = start_mosquitto()
-            return broker, f"mosquitto ({exe}, pid {broker.pid}) on {broker.address}"
-        if kind == "mosquitto":
-            raise BrokerError("mosquitto is not installed (sudo apt-get install mosquitto)")
-    emb = start_embedded_broker()
-    why = "mosquitto is not installed, so " if kind == "auto" else ""
-    return emb, (f"{why}the embedded pure-Python broker (amqtt, pid {emb.pid}) on {emb.address}")
 
 
 # ---- the simulator ------------------------------------------------------------------------
@@ -307,7 +177,7 @@ class Demo:
         finally:
             say("Stopping...")
             if isinstance(sim, subprocess.Popen):
-                _stop_process(sim, 10.0, "sspinn-edge simulate")
+                stop_process(sim, 10.0, "sspinn-edge simulate")
             if server is not None:
                 server.close()
             if broker is not None:
@@ -357,7 +227,7 @@ class Demo:
                     if deadline is not None and time.monotonic() >= deadline:
                         self.stop_event.set()
                     if self.stop_event.wait(0.2):
-                        _stop_process(proc, 10.0, "sspinn-edge simulate")
+                        stop_process(proc, 10.0, "sspinn-edge simulate")
                         return None
             if proc.returncode == 0:
                 failures = 0
@@ -376,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     env_seconds = os.environ.get("DEMO_SECONDS") or None
     env_port = os.environ.get("DEMO_PORT") or None
     p = argparse.ArgumentParser(
-        prog="python -m edge.demo",
+        prog="sspinn-demo",
         description="Live demo: MQTT broker + dashboard + sspinn-edge simulate on the bundled "
         "real recordings (walking, then running). Ctrl-C stops everything.",
     )
@@ -414,14 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="model bundle (default: $DEMO_BUNDLE, else the shipped int8 bundle)",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="show the simulator's output")
-    p.add_argument("--serve-embedded-broker", type=int, metavar="PORT", help=argparse.SUPPRESS)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.serve_embedded_broker is not None:
-        return serve_embedded_broker(args.serve_embedded_broker)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -26,65 +26,38 @@ Free disk space is checked every ``disk_check_interval_s`` on the writer thread;
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import math
-import os
 import queue
-import shutil
-import tempfile
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edge.recording import (
-    IMU_CHANNELS,
-    RecordingError,
-    Sidecar,
-    imu_column,
-    read_recording,
-    write_recording,
+from edge.recorder.block_pool import Block, BlockPool
+from edge.recorder.disk_space import DiskSpaceGuard
+from edge.recorder.recovery import recover_parts
+from edge.recorder.segment_writer import SegmentWriter, utc_iso, utc_stamp
+from edge.recorder.writer_commands import (
+    CloseSegment,
+    Exit,
+    OpenSegment,
+    Sync,
+    WriterCommand,
+    WriteRows,
 )
-from edge.recording.csv_io import atomic_write, format_rows, fsync_dir
+from edge.recording import IMU_CHANNELS, Sidecar, imu_column
+from edge.recording.csv_io import fsync_dir
 
 log = logging.getLogger(__name__)
-
-PART_SUFFIX = ".csv.part"
-UNRECOVERABLE_SUFFIX = ".csv.unrecoverable"
 
 
 class RecorderError(RuntimeError):
     """The recorder cannot start (e.g. the disk is nearly full)."""
-
-
-def _utc_stamp(unix_s: float) -> str:
-    return datetime.fromtimestamp(unix_s, UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _utc_iso(unix_s: float) -> str:
-    return datetime.fromtimestamp(unix_s, UTC).isoformat(timespec="milliseconds")
-
-
-def _write_text(path: Path, text: str) -> None:
-    atomic_write(path, [text])
-
-
-def _sidecar_text(meta: Sidecar) -> str:
-    """The sidecar exactly as :func:`edge.recording.write_recording` writes it."""
-    return json.dumps(meta.model_dump(mode="json", exclude_none=True), indent=2) + "\n"
-
-
-def default_free_bytes(path: Path) -> int:
-    """Free bytes on the file system holding ``path``."""
-    return shutil.disk_usage(path).free
 
 
 @dataclass(frozen=True)
@@ -165,11 +138,9 @@ class Recorder:
             raise ValueError(f"segment_s must be > 0, got {segment_s}")
         self.sample_rate_hz = float(sample_rate_hz)
         self.segment_s = float(segment_s)
-        self.min_free_bytes = int(min_free_mb * 1e6)
+        self._disk = DiskSpaceGuard(self.directory, min_free_mb, disk_check_interval_s, free_bytes)
         self.flush_interval_s = flush_interval_s
         self.fsync_interval_s = fsync_interval_s
-        self.disk_check_interval_s = disk_check_interval_s
-        self._free_bytes = free_bytes or default_free_bytes
         self._on_alarm = on_alarm
         self._wall_clock = wall_clock
         self.columns = ["time_s"] + [imu_column(s, c) for s in self.sensors for c in IMU_CHANNELS]
@@ -185,17 +156,13 @@ class Recorder:
         )
 
         n_sensors = len(self.sensors)
-        self._rows = max(1, math.ceil(flush_interval_s * self.sample_rate_hz))
-        self._max_blocks = max(4, math.ceil(max_backlog_s / max(flush_interval_s, 1e-3)))
-        self._shape = (self._rows, n_sensors, len(IMU_CHANNELS))
-        self._pool: deque[tuple[np.ndarray, np.ndarray]] = deque(
-            (np.empty(self._rows), np.empty(self._shape)) for _ in range(4)
+        self._pool = BlockPool.for_rates(
+            self.sample_rate_hz, n_sensors, flush_interval_s, max_backlog_s
         )
-        self._allocated = 4
 
         self._lock = threading.Lock()
         self._active = False
-        self._block: tuple[np.ndarray, np.ndarray] | None = None
+        self._block: Block | None = None
         self._fill = 0
         self._seg_open = False
         self._seg_t0 = 0.0
@@ -209,13 +176,8 @@ class Recorder:
         self._closed_paths: list[Path] = []
 
         # writer-thread state
-        self._q: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-        self._fh: Any = None
-        self._w_part: Path | None = None
-        self._w_meta: Sidecar | None = None
-        self._w_rows = 0
-        self._w_last_fsync = 0.0
-        self._w_last_disk_check = -math.inf
+        self._q: queue.SimpleQueue[WriterCommand] = queue.SimpleQueue()
+        self._segment = SegmentWriter(self.columns, fsync_interval_s)
         self._writer = threading.Thread(target=self._run_writer, name="recorder", daemon=True)
         self._writer.start()
         self._closed = False
@@ -284,15 +246,14 @@ class Recorder:
             raise RecorderError(f"cannot create {self.directory}: {exc}") from exc
         self.recover()
         try:
-            free = self._free_bytes(self.directory)
+            reason = self._disk.reason_now()
         except OSError as exc:
             raise RecorderError(f"cannot check free space in {self.directory}: {exc}") from exc
-        if free < self.min_free_bytes:
-            reason = self._disk_reason(free)
+        if reason is not None:
             self._alarm = reason
             raise RecorderError(reason)
         now = self._wall_clock()
-        base = f"{self.device_id}_{_utc_stamp(now)}"
+        base = f"{self.device_id}_{utc_stamp(now)}"
         session = self.directory / base
         k = 2
         while session.exists():
@@ -312,7 +273,6 @@ class Recorder:
             self._alarm = None
             self._closed_paths = []
             self._active = True
-        self._w_last_disk_check = time.monotonic()
         log.info("recording to %s", session)
         return session
 
@@ -337,7 +297,7 @@ class Recorder:
             return
         self.stop(timeout_s)
         self._closed = True
-        self._q.put(("exit",))
+        self._q.put(Exit())
         self._writer.join(timeout_s)
 
     def __enter__(self) -> Recorder:
@@ -384,16 +344,14 @@ class Recorder:
             self._fill = i + 1
             self._last_t = t
             self._n["appended"] += 1
-            if self._fill == self._rows:
+            if self._fill == self._pool.rows:
                 self._hand_over_locked()
             return True
 
-    def _take_block_locked(self) -> tuple[np.ndarray, np.ndarray] | None:
-        if self._pool:
-            return self._pool.popleft()
-        if self._allocated < self._max_blocks:
-            self._allocated += 1
-            return np.empty(self._rows), np.empty(self._shape)
+    def _take_block_locked(self) -> Block | None:
+        block = self._pool.take()
+        if block is not None:
+            return block
         if self._alarm is None:
             self._alarm = "the writer is behind (slow storage): dropping samples"
             log.error(self._alarm)
@@ -402,7 +360,7 @@ class Recorder:
     def _hand_over_locked(self) -> None:
         if self._block is not None and self._fill:
             self._backlog += 1
-            self._q.put(("rows", self._block, self._fill))
+            self._q.put(WriteRows(self._block, self._fill))
             self._block = None
         self._fill = 0
 
@@ -410,15 +368,16 @@ class Recorder:
         wall = self._wall_clock()
         seq = self._seg_seq
         self._seg_seq += 1
-        name = f"{self.device_id}_{_utc_stamp(wall)}_{seq:05d}"
-        self._q.put(("open", self._session_dir, name, seq, wall, t, self._note))
+        name = f"{self.device_id}_{utc_stamp(wall)}_{seq:05d}"
+        assert self._session_dir is not None
+        self._q.put(OpenSegment(self._session_dir, name, seq, wall, t, self._note))
         self._seg_open = True
         self._seg_t0 = t
 
     def _end_segment_locked(self) -> None:
         if self._seg_open:
             self._hand_over_locked()
-            self._q.put(("close",))
+            self._q.put(CloseSegment())
             self._seg_open = False
 
     def _sync(self, timeout_s: float = 10.0) -> bool:
@@ -426,26 +385,26 @@ class Recorder:
         if not self._writer.is_alive():
             return True
         done = threading.Event()
-        self._q.put(("sync", done))
+        self._q.put(Sync(done))
         return done.wait(timeout_s)
 
     # ------------------------------------------------------------------ writer thread
     def _run_writer(self) -> None:
         while True:
             cmd = self._q.get()
-            kind = cmd[0]
             try:
-                if kind == "rows":
-                    self._w_rows_cmd(cmd[1], cmd[2])
-                elif kind == "open":
-                    self._w_open(*cmd[1:])
-                elif kind == "close":
-                    self._w_close()
-                elif kind == "sync":
-                    cmd[1].set()
-                elif kind == "exit":
-                    self._w_close()
-                    return
+                match cmd:
+                    case WriteRows():
+                        self._w_write(cmd)
+                    case OpenSegment():
+                        self._w_open(cmd)
+                    case CloseSegment():
+                        self._w_close()
+                    case Sync():
+                        cmd.done.set()
+                    case Exit():
+                        self._w_close()
+                        return
             except OSError as exc:
                 self._w_fail(f"write error: {exc}")
             except Exception as exc:  # a bug must not kill the writer silently
@@ -457,114 +416,57 @@ class Recorder:
         # One reference assignment: the writer thread sees the old or the new template.
         self._template = self._template.model_copy(update={"calibration": calibration})
 
-    def _w_open(
-        self, session: Path, name: str, seq: int, wall: float, t0: float, note: str | None
-    ) -> None:
-        self._w_abandon()
+    def _w_open(self, cmd: OpenSegment) -> None:
         device = dict(self._template.device or {})
         device.update(
             id=self.device_id,
-            session=session.name,
-            segment=seq,
-            start_utc=_utc_iso(wall),
-            t0_s=t0,
+            session=cmd.session.name,
+            segment=cmd.seq,
+            start_utc=utc_iso(cmd.wall),
+            t0_s=cmd.t0,
             recorder={
                 "segment_s": self.segment_s,
                 "flush_interval_s": self.flush_interval_s,
                 "fsync_interval_s": self.fsync_interval_s,
             },
         )
-        meta = self._template.model_copy(update={"trial": name, "device": device})
-        if note:
-            meta = meta.model_copy(update={"note": note})
-        _write_text(session / f"{name}.json", _sidecar_text(meta))
-        part = session / f"{name}{PART_SUFFIX}"
-        fh = open(part, "w", encoding="utf-8", newline="", buffering=1 << 16)  # noqa: SIM115
-        fh.write(",".join(self.columns) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-        fsync_dir(session)
-        self._fh, self._w_part, self._w_meta, self._w_rows = fh, part, meta, 0
-        self._w_last_fsync = time.monotonic()
+        meta = self._template.model_copy(update={"trial": cmd.name, "device": device})
+        if cmd.note:
+            meta = meta.model_copy(update={"note": cmd.note})
+        self._segment.open(cmd.session, cmd.name, meta)
         self._w_check_disk(force=True)
 
-    def _w_rows_cmd(self, block: tuple[np.ndarray, np.ndarray], n: int) -> None:
+    def _w_write(self, cmd: WriteRows) -> None:
         with self._lock:
             self._backlog -= 1
-        times, values = block
+        times, values = cmd.block
+        n = cmd.n
         try:
-            if self._fh is None:
+            if not self._segment.is_open:
                 with self._lock:
                     self._n["dropped"] += n
                 return
-            rows = np.concatenate([times[:n, None], values[:n].reshape(n, -1)], axis=1)
-            rows[np.isinf(rows)] = np.nan  # the format allows NaN for missing, never inf
-            self._fh.write(format_rows(rows))
-            self._fh.flush()
-            self._w_rows += n
+            self._segment.write(times[:n], values[:n])
             with self._lock:
                 self._n["written"] += n
-            now = time.monotonic()
-            if now - self._w_last_fsync >= self.fsync_interval_s:
-                os.fsync(self._fh.fileno())
-                self._w_last_fsync = now
         finally:
-            self._pool.append(block)
+            self._pool.give_back(cmd.block)
         self._w_check_disk()
 
     def _w_close(self) -> None:
-        fh, part, meta = self._fh, self._w_part, self._w_meta
-        if fh is None or part is None or meta is None:
-            return
-        self._fh = None
-        fh.flush()
-        os.fsync(fh.fileno())
-        fh.close()
-        final = part.with_name(part.name[: -len(PART_SUFFIX)] + ".csv")
-        if self._w_rows == 0:  # nothing recorded: no empty segment files
-            part.unlink(missing_ok=True)
-            final.with_suffix(".json").unlink(missing_ok=True)
-            return
-        device = dict(meta.device or {})
-        device.update(n_samples=self._w_rows, end_utc=_utc_iso(self._wall_clock()))
-        _write_text(
-            final.with_suffix(".json"), _sidecar_text(meta.model_copy(update={"device": device}))
-        )
-        os.replace(part, final)
-        fsync_dir(final.parent)
-        with self._lock:
-            self._n["closed"] += 1
-            self._closed_paths.append(final)
-        log.info("closed segment %s (%d samples)", final.name, self._w_rows)
-
-    def _w_abandon(self) -> None:
-        """Leave the open segment as ``.part`` (after a write error) for recovery."""
-        if self._fh is not None:
-            with contextlib.suppress(OSError):
-                self._fh.close()
-            self._fh = None
+        final = self._segment.close(self._wall_clock())
+        if final is not None:
+            with self._lock:
+                self._n["closed"] += 1
+                self._closed_paths.append(final)
 
     def _w_check_disk(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._w_last_disk_check < self.disk_check_interval_s:
-            return
-        self._w_last_disk_check = now
-        try:
-            free = self._free_bytes(self.directory)
-        except OSError as exc:
-            log.warning("cannot check free space: %s", exc)
-            return
-        if free < self.min_free_bytes:
-            self._raise_alarm(self._disk_reason(free), close_segment=True)
-
-    def _disk_reason(self, free: int) -> str:
-        return (
-            f"disk nearly full: {free / 1e6:.0f} MB free in {self.directory}, "
-            f"below min_free_mb {self.min_free_bytes / 1e6:g}; recording stopped"
-        )
+        reason = self._disk.check(force)
+        if reason is not None:
+            self._raise_alarm(reason, close_segment=True)
 
     def _w_fail(self, reason: str) -> None:
-        self._w_abandon()
+        self._segment.abandon()
         self._raise_alarm(reason, close_segment=False)
 
     def _raise_alarm(self, reason: str, *, close_segment: bool) -> None:
@@ -589,85 +491,10 @@ class Recorder:
 
     # ------------------------------------------------------------------ recovery
     def recover(self) -> list[Path]:
-        """Close every leftover ``.part`` under :attr:`directory` (see :func:`recover_part`).
+        """Close every leftover ``.part`` under :attr:`directory` but the one being
+        written (see :func:`edge.recorder.recovery.recover_part`).
 
         Returns:
             The recovered segment CSVs.
         """
-        with self._lock:
-            own = self._w_part if self._fh is not None else None
-        out = []
-        if not self.directory.is_dir():
-            return out
-        for part in sorted(self.directory.rglob(f"*{PART_SUFFIX}")):
-            if part == own:
-                continue
-            try:
-                path = recover_part(part)
-            except Exception:
-                log.exception("could not recover %s", part)
-                continue
-            if path is not None:
-                out.append(path)
-        return out
-
-
-def recover_part(part: Path) -> Path | None:
-    """Turn an open segment left by a crash into a closed one.
-
-    The file is read with ``read_recording(..., drop_truncated_tail=True)``; a line that
-    still does not parse (bytes a power cut left half-written) ends the data. A part
-    without data rows is removed with its sidecar; one that cannot be read at all (no
-    sidecar, a bad sidecar) is renamed ``NAME.csv.unrecoverable`` and kept.
-
-    Returns:
-        The closed segment CSV, or None when nothing was recoverable.
-    """
-    stem = part.name[: -len(PART_SUFFIX)]
-    final = part.with_name(f"{stem}.csv")
-    side = part.with_name(f"{stem}.json")
-
-    def give_up(reason: str) -> None:
-        keep = part.with_name(f"{stem}{UNRECOVERABLE_SUFFIX}")
-        os.replace(part, keep)
-        log.error("%s: %s; raw bytes kept as %s", part, reason, keep.name)
-
-    if final.exists():
-        give_up(f"{final.name} exists already")
-        return None
-    if not side.is_file():
-        give_up("no sidecar")
-        return None
-    raw = part.read_bytes()
-    nul = raw.find(b"\0")  # a power cut can leave zero-filled blocks at the end
-    if nul >= 0:
-        raw = raw[:nul]
-    lines = raw.decode("utf-8", errors="replace").split("\n")
-    with tempfile.TemporaryDirectory(prefix=".recover-", dir=part.parent) as tmp:
-        probe = Path(tmp) / f"{stem}.csv"
-        shutil.copyfile(side, probe.with_suffix(".json"))
-        for _ in range(8):
-            complete = len(lines) - 1  # lines ending in "\n" (the last piece may be cut)
-            if complete < 2:  # header only: nothing was recorded
-                part.unlink()
-                side.unlink(missing_ok=True)
-                log.warning("%s held no complete sample: removed", part)
-                return None
-            probe.write_text("\n".join(lines), encoding="utf-8")
-            try:
-                rec = read_recording(probe, drop_truncated_tail=True)
-                break
-            except RecordingError as exc:
-                if exc.path != probe or exc.line is None or exc.line < 2:
-                    give_up(str(exc).replace(str(probe), part.name))
-                    return None
-                log.warning("%s: cutting at line %d (%s)", part, exc.line, exc.reason)
-                lines = [*lines[: exc.line - 1], ""]
-        else:
-            give_up("too many bad lines")
-            return None
-    write_recording(rec, final)
-    part.unlink()
-    fsync_dir(part.parent)
-    log.warning("recovered %s: %d samples", final, rec.n_samples)
-    return final
+        return recover_parts(self.directory, skip=self._segment.part_path)

@@ -1,0 +1,51 @@
+"""``sspinn-edge run``: the daemon on the real I2C bus."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from edge.cli.exit_codes import EXIT_OK, CommandFailed
+from edge.cli.hardware import open_i2c_bus
+from edge.cli.serve import serve
+
+
+def add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run the daemon on the real I2C bus")
+    p.add_argument("--config", type=Path, required=True, help="daemon config (TOML)")
+    p.add_argument("--validate-config", action="store_true", help="check the config and exit")
+    p.add_argument("--bus", type=int, default=1, help="I2C bus number (/dev/i2c-N)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.set_defaults(func=cmd_run)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.config import ConfigError, load_config, validate_config_cli
+
+    if args.validate_config:
+        return validate_config_cli(args.config)
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        raise CommandFailed(f"error: {exc}") from None
+    from edge.bundle import BundleError
+    from edge.daemon import Daemon, DaemonParts
+    from firmware_bridge.bus import LockedBus
+    from firmware_bridge.sensor_map import SensorMap
+
+    smbus = open_i2c_bus(args.bus)
+    try:
+        smap = SensorMap.model_validate(cfg.sensors)
+    except ValueError as exc:
+        smbus.close()
+        raise CommandFailed(f"error: {args.config}: [sensors]: {exc}") from None
+    parts = DaemonParts(bus=LockedBus(smbus), sensor_map=smap, on_close=smbus.close)
+    try:
+        daemon = Daemon(cfg, parts)
+    except BundleError as exc:
+        smbus.close()
+        raise CommandFailed(f"error: model: {exc}") from None
+    stats = serve(daemon, args.duration)
+    print(json.dumps(stats))
+    return EXIT_OK
