@@ -86,6 +86,12 @@ class FunctionalSettings(BaseModel):
     max_stride_change: float = Field(
         0.15, gt=0.0, description="stride duration within this fraction of its neighbours'"
     )
+    flat_instant_s: float = Field(
+        0.03,
+        ge=0.0,
+        description="0: foot flat = the whole still stretch; > 0: the stillest "
+        "instant in it (score averaged over this), ± this",
+    )
     foot_still_margin: float = Field(
         0.1, gt=0.0, description="foot-flat stretch: stillness score ≤ its minimum + this"
     )
@@ -121,13 +127,22 @@ class GaitOrientation:
 
 
 def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
-    """(N, ...) centred moving average over ``width`` samples (odd); NaN spreads."""
+    """(N, ...) centred moving average over ``width`` samples (odd); an output whose
+    window touches a NaN is NaN (and only those)."""
     if width <= 1:
         return x.copy()
     k = width // 2
-    pad = np.concatenate([np.repeat(x[:1], k, 0), x, np.repeat(x[-1:], k, 0)], 0)
-    c = np.cumsum(np.concatenate([np.zeros_like(x[:1]), pad], 0), axis=0)
-    return (c[width:] - c[:-width]) / width
+    bad = ~np.isfinite(x)
+    x0 = np.where(bad, 0.0, x)
+
+    def window_sum(v: np.ndarray) -> np.ndarray:
+        pad = np.concatenate([np.repeat(v[:1], k, 0), v, np.repeat(v[-1:], k, 0)], 0)
+        c = np.cumsum(np.concatenate([np.zeros_like(v[:1]), pad], 0), axis=0)
+        return c[width:] - c[:-width]
+
+    out = window_sum(x0) / width
+    out[window_sum(bad.astype(np.float64)) > 0.5] = np.nan
+    return out
 
 
 def _rot(angle: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -189,8 +204,9 @@ def _mid_stances(
     peaks = _local_maxima(w, cfg.swing_peak_rad_s, max(1, int(0.6 * period / h)))
     # sustained stillness: |ω| and the deviation of |acc| from g, averaged over ~0.1 s
     # (a swing turnaround is still only for an instant)
-    score = np.abs(gyr_z) + 2.0 * np.abs(np.linalg.norm(acc, axis=1) - G) / G
-    score = _moving_average(score, max(1, round(cfg.still_window_s / h) | 1))
+    raw = np.abs(gyr_z) + 2.0 * np.abs(np.linalg.norm(acc, axis=1) - G) / G
+    score = _moving_average(raw, max(1, round(cfg.still_window_s / h) | 1))
+    fine = _moving_average(raw, max(1, round(cfg.flat_instant_s / h) | 1))
     out = []
     for p0, p1 in itertools.pairwise(peaks):
         seg = score[p0:p1]
@@ -204,6 +220,11 @@ def _mid_stances(
         hi = k + 1
         while hi < seg.shape[0] and still[hi]:
             hi += 1
+        if cfg.flat_instant_s > 0:
+            # the stillest instant inside the sustained-still stretch, ± half a window
+            k = lo + int(np.argmin(fine[p0 + lo : p0 + hi]))
+            half = max(1, round(cfg.flat_instant_s / h))
+            lo, hi = max(0, k - half), min(seg.shape[0], k + half + 1)
         out.append((p0 + k, p0 + lo, p0 + hi))
     return np.array(out, dtype=np.int64).reshape(-1, 3)
 
