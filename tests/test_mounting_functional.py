@@ -19,6 +19,7 @@ from edge.mounting.functional import (
     InsufficientGaitError,
     estimate_functional,
     joint_angles,
+    mounting_for,
     segment_angles,
 )
 from edge.recording import Recording, read_recording, tile_cycles
@@ -188,3 +189,20 @@ def test_mounting_is_written_to_and_read_from_the_sidecar(walking) -> None:
         assert p is not None
         nominal = np.array(walking.meta.sensors[name].position_m[:2])
         assert np.hypot(*(np.array(p) - nominal)) < 0.08, name
+
+
+def test_mounting_for_prefers_a_standing_capture(walking) -> None:
+    rec = walking.without_truth()
+    functional = estimate_functional(rec)
+    assert mounting_for(rec).angles(rec.sensors) == pytest.approx(functional.angles(rec.sensors))
+    still = {
+        "method": "still-period gyro bias + sagittal gravity alignment",
+        "sensors": {"femur_r": {"sagittal_angle_rad": 0.3}},
+    }
+    meta = rec.meta.model_copy(update={"calibration": still})
+    with_still = Recording(rec.time_s, rec.sensors, rec.imu, meta, {}, None)
+    m = mounting_for(with_still)
+    assert m.sensors["femur_r"].method == "still"
+    assert m.sensors["femur_r"].angle_rad == pytest.approx(0.3)
+    assert m.sensors["tibia_r"].method == "functional"
+    assert m.sensors["tibia_r"].angle_rad == pytest.approx(functional.sensors["tibia_r"].angle_rad)

@@ -13,13 +13,27 @@ from edge.mounting.apply import (
     rotation_matrices,
     to_segment_axes,
 )
+from edge.mounting.functional import (
+    FunctionalSettings,
+    InsufficientGaitError,
+    estimate_functional,
+    joint_angles,
+    mounting_for,
+    segment_angles,
+)
 
 __all__ = [
     "SIDECAR_KEY",
     "AxisRotator",
+    "FunctionalSettings",
+    "InsufficientGaitError",
     "Mounting",
     "SensorMounting",
+    "estimate_functional",
     "from_segment_axes",
+    "joint_angles",
+    "mounting_for",
     "rotation_matrices",
+    "segment_angles",
     "to_segment_axes",
 ]

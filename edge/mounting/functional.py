@@ -556,3 +556,27 @@ def joint_angles(theta: np.ndarray, sensors: Sequence[str], side: str = "r") -> 
     return np.stack(
         [theta[:, t] - theta[:, p], theta[:, s] - theta[:, t], theta[:, f] - theta[:, s]], 1
     )
+
+
+def mounting_for(
+    rec: Recording,
+    *,
+    height_m: float | None = None,
+    settings: FunctionalSettings | None = None,
+) -> Mounting:
+    """The mounting to undo for a recording: what its sidecar's ``calibration`` holds
+    (a standing capture first, see :meth:`Mounting.from_sidecar`), else the functional
+    estimate, with sensors the sidecar lacks filled in by the functional estimate.
+
+    Raises:
+        InsufficientGaitError: nothing stored for some sensor and too little gait.
+    """
+    stored = Mounting.from_sidecar(rec.meta.calibration)
+    if stored is not None and all(s in stored.sensors for s in rec.sensors):
+        return stored
+    est = estimate_functional(rec.without_truth(), height_m=height_m, settings=settings)
+    if stored is None:
+        return est
+    merged = dict(est.sensors)
+    merged.update(stored.sensors)
+    return Mounting(sensors=merged, details=est.details, warnings=stored.warnings + est.warnings)
