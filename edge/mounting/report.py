@@ -68,16 +68,25 @@ def truth_offsets(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("csv", nargs="*", type=Path, help="recordings (default: bundled P01)")
+    parser.add_argument(
+        "--flat-instant-s",
+        type=float,
+        default=None,
+        help="FunctionalSettings.flat_instant_s (0: foot flat = the whole still stretch)",
+    )
     args = parser.parse_args(argv)
+    cfg = FunctionalSettings()
+    if args.flat_instant_s is not None:
+        cfg = FunctionalSettings(flat_instant_s=args.flat_instant_s)
     logging.basicConfig(level=logging.ERROR)
     paths = args.csv or [bundled_recording_path(n) for n in ("P01_walking", "P01_running")]
     for path in paths:
         rec = read_recording(path)
-        m = estimate_functional(rec.without_truth())
+        m = estimate_functional(rec.without_truth(), settings=cfg)
         for line in describe(rec, m):
             print(line)
-        for name, (off, rmse) in truth_offsets(rec, m).items():
-            off0, rmse0 = truth_offsets(rec, Mounting.zero(rec.sensors))[name]
+        for name, (off, rmse) in truth_offsets(rec, m, cfg).items():
+            off0, rmse0 = truth_offsets(rec, Mounting.zero(rec.sensors), cfg)[name]
             print(
                 f"  vs truth {name:14s} offset {off:+6.2f}° RMSE {rmse:5.2f}°   "
                 f"(mounting 0: offset {off0:+6.2f}° RMSE {rmse0:5.2f}°)"
