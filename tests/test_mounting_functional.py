@@ -206,3 +206,18 @@ def test_mounting_for_prefers_a_standing_capture(walking) -> None:
     assert m.sensors["femur_r"].angle_rad == pytest.approx(0.3)
     assert m.sensors["tibia_r"].method == "functional"
     assert m.sensors["tibia_r"].angle_rad == pytest.approx(functional.sensors["tibia_r"].angle_rad)
+
+
+def test_a_dead_sensor_is_left_out_not_fatal(walking) -> None:
+    rec = walking.without_truth()
+    ref = estimate_functional(rec)
+    imu = rec.imu.copy()
+    k = rec.sensors.index("tibia_l")
+    imu[:, k] = np.nan
+    m = estimate_functional(_with_imu(rec, imu))
+    assert m.sensors["tibia_l"].confidence == 0.0
+    assert any("tibia_l" in w and "missing" in w for w in m.warnings)
+    others = [s for s in rec.sensors if s != "tibia_l"]
+    diff = np.degrees(m.angles(others) - ref.angles(others))
+    log.info("tibia_l dead: change of the other sensors (deg) %s", np.round(diff, 3).tolist())
+    assert np.abs(diff).max() < 0.5

@@ -115,6 +115,8 @@ class GaitOrientation:
         omega: (N, S) gyr_z, rad/s. alpha: (N, S) its time derivative, rad/s².
         acc: (N, S, 2) acc_x, acc_y in sensor axes, m/s².
         rejected: reasons of the strides left out.
+        usable: sensors with at least half of their samples present (the others are
+            ignored: their ψ is NaN).
     """
 
     psi: np.ndarray
@@ -124,6 +126,7 @@ class GaitOrientation:
     alpha: np.ndarray
     acc: np.ndarray
     rejected: list[str]
+    usable: tuple[str, ...]
 
 
 def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
@@ -249,9 +252,14 @@ def gait_orientation(rec: Recording, settings: FunctionalSettings | None = None)
     names = list(rec.sensors)
     imu = rec.imu
     n = rec.n_samples
-    feet = [f for f in ("foot_r", "foot_l") if f in names]
+    present = np.isfinite(imu[:, :, [0, 1, 5]]).all(axis=2).mean(axis=0)  # (S,)
+    usable = tuple(name for name, frac in zip(names, present, strict=True) if frac >= 0.5)
+    cols = np.array([names.index(u) for u in usable], dtype=np.int64)
+    feet = [f for f in ("foot_r", "foot_l") if f in usable]
     if not feet:
-        raise InsufficientGaitError("functional calibration needs a foot sensor")
+        raise InsufficientGaitError(
+            "functional calibration needs a foot sensor with at least half its samples"
+        )
     flats = {
         f: _mid_stances(imu[:, names.index(f), 5], imu[:, names.index(f), :3], h, cfg) for f in feet
     }
@@ -263,8 +271,8 @@ def gait_orientation(rec: Recording, settings: FunctionalSettings | None = None)
     acc = imu[:, :, :2].copy()
     psi = np.full((n, len(names)), np.nan)
     strides, rejected = [], []
-    planar = imu[:, :, [0, 1, 5]]
-    pel = names.index("pelvis") if "pelvis" in names else None
+    planar = imu[:, cols][:, :, [0, 1, 5]]
+    pel = names.index("pelvis") if "pelvis" in usable else None
     durations = np.diff(ms) * h
     for k, (i0, i1) in enumerate(itertools.pairwise(ms)):
         dur = durations[k]
@@ -289,11 +297,11 @@ def gait_orientation(rec: Recording, settings: FunctionalSettings | None = None)
         rel = np.concatenate([np.zeros((1, w.shape[1])), np.cumsum(0.5 * (w0[1:] + w0[:-1]), 0)])
         rel *= h
         m = _rot(rel, acc[i0:i1]).mean(0)  # (S, 2) world mean specific force, up to R(c)
-        if np.any(np.abs(np.hypot(m[:, 0], m[:, 1]) - G) > 0.12 * G):
+        if np.any(np.abs(np.hypot(m[cols, 0], m[cols, 1]) - G) > 0.12 * G):
             rejected.append(f"stride at {i0 * h:.2f} s: mean specific force is not g")
             continue
         c = np.arctan2(m[:, 0], m[:, 1])
-        psi[i0:i1] = rel + c
+        psi[i0:i1, cols] = (rel + c)[:, cols]
         strides.append((i0, i1))
     if len(strides) < cfg.min_strides:
         raise InsufficientGaitError(
@@ -302,7 +310,7 @@ def gait_orientation(rec: Recording, settings: FunctionalSettings | None = None)
             + (f"; rejected: {'; '.join(rejected[:5])}" if rejected else "")
         )
     return GaitOrientation(
-        psi, np.array(strides, dtype=np.int64), flats, omega, alpha, acc, rejected
+        psi, np.array(strides, dtype=np.int64), flats, omega, alpha, acc, rejected, usable
     )
 
 
@@ -414,30 +422,46 @@ def estimate_functional(
         if ok:
             cues[sensor].append((label, beta, nominal**2))
 
+    usable = set(go.usable)
+    lt, ls = lengths["thigh"], lengths["shank"]
     for side, (p, t, s, f) in CHAINS.items():
-        if not all(x in names for x in (p, t, s, f)):
-            continue
-        ip, it, is_, if_ = (names.index(x) for x in (p, t, s, f))
-        lt, ls = lengths["thigh"], lengths["shank"]
-        hip_p, hip_t, e_h = joint_centre(go, ip, it, cfg.ridge)
-        knee_t, knee_s, e_k = joint_centre(go, it, is_, cfg.ridge)
-        ank_s, ank_f, e_a = joint_centre(go, is_, if_, cfg.ridge)
-        details["joint_centres"][side] = {  # type: ignore[index]
-            "hip_in_pelvis_m": hip_p.round(4).tolist(),
-            "hip_in_thigh_m": hip_t.round(4).tolist(),
-            "knee_in_thigh_m": knee_t.round(4).tolist(),
-            "knee_in_shank_m": knee_s.round(4).tolist(),
-            "ankle_in_shank_m": ank_s.round(4).tolist(),
-            "ankle_in_foot_m": ank_f.round(4).tolist(),
-            "residual_rms_m_s2": [round(e_h, 3), round(e_k, 3), round(e_a, 3)],
-        }
+        fits: dict[str, dict[str, object]] = {}
+
+        def fit(
+            a: str, b: str, label: str, fits: dict[str, dict[str, object]] = fits
+        ) -> tuple[np.ndarray, np.ndarray] | None:
+            if a not in usable or b not in usable:
+                return None
+            ra, rb, rms = joint_centre(go, names.index(a), names.index(b), cfg.ridge)
+            fits[label] = {
+                f"in_{a}_m": ra.round(4).tolist(),
+                f"in_{b}_m": rb.round(4).tolist(),
+                "residual_rms_m_s2": round(rms, 3),
+            }
+            return ra, rb
+
+        hip = fit(p, t, "hip")
+        knee = fit(t, s, "knee")
+        ankle = fit(s, f, "ankle")
+        details["joint_centres"][side] = fits  # type: ignore[index]
         # segment-frame joint-centre vectors from the sidecar positions (relative to sensor)
-        add_centre(t, hip_t, -pos[t], "hip")
-        add_centre(t, knee_t, np.array([0.0, -lt]) - pos[t], "knee")
-        add_centre(s, knee_s, -pos[s], "knee")
-        add_centre(s, ank_s, np.array([0.0, -ls]) - pos[s], "ankle")
-        add_centre(f, ank_f, -pos[f], "ankle")
-        for seg, top, bottom, length in ((t, hip_t, knee_t, lt), (s, knee_s, ank_s, ls)):
+        if hip is not None:
+            add_centre(t, hip[1], -pos[t], "hip")
+            prox_centre[t] = hip[1]
+        if knee is not None:
+            add_centre(t, knee[0], np.array([0.0, -lt]) - pos[t], "knee")
+            add_centre(s, knee[1], -pos[s], "knee")
+            prox_centre[s] = knee[1]
+        if ankle is not None:
+            add_centre(s, ankle[0], np.array([0.0, -ls]) - pos[s], "ankle")
+            add_centre(f, ankle[1], -pos[f], "ankle")
+            prox_centre[f] = ankle[1]
+        axes = []
+        if hip is not None and knee is not None:
+            axes.append((t, hip[1], knee[0], lt))
+        if knee is not None and ankle is not None:
+            axes.append((s, knee[1], ankle[0], ls))
+        for seg, top, bottom, length in axes:
             d = top - bottom
             ratio = float(np.hypot(*d)) / length
             beta = _wrap(math.atan2(float(d[0]), float(d[1])))
@@ -449,13 +473,16 @@ def estimate_functional(
             }
             if ok:
                 cues[seg].append(("long_axis", beta, length**2))
-        prox_centre[t], prox_centre[s], prox_centre[f] = hip_t, knee_s, ank_f
 
     mv, mv_why = _movement(rec, go, cfg)
     details["movement"] = f"{mv} ({mv_why})"
     out: dict[str, SensorMounting] = {}
     for k, name in enumerate(names):
         psi = go.psi[:, k]
+        if name not in usable:
+            warnings.append(f"{name}: mostly missing samples; mounting not estimated")
+            out[name] = SensorMounting(angle_rad=0.0, cue="no estimate: sensor missing")
+            continue
         if name.startswith("foot"):
             rows = go.foot_flat.get(name, np.zeros((0, 3), dtype=np.int64))
             vals = []
