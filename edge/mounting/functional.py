@@ -82,6 +82,9 @@ class FunctionalSettings(BaseModel):
     mean_cycle_tiles: int = Field(6, ge=2, description="tiles of a mean-cycle recording")
     smooth_s: float = Field(0.025, ge=0.0, description="moving-average width before d/dt")
     ridge: float = Field(1e-4, ge=0.0, description="relative ridge of the joint-centre LS")
+    centre_smooth_s: float = Field(
+        0.0, ge=0.0, description="moving average before the joint-centre fit (0: none)"
+    )
     still_window_s: float = Field(0.1, gt=0.0, description="averaging of the stillness score")
     max_stride_change: float = Field(
         0.15, gt=0.0, description="stride duration within this fraction of its neighbours'"
@@ -325,9 +328,12 @@ def _k_matrix(omega: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 def joint_centre(
-    go: GaitOrientation, i: int, j: int, ridge: float = 1e-4
+    go: GaitOrientation, i: int, j: int, ridge: float = 1e-4, smooth: int = 1
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Joint centre between sensors i and j in each sensor's frame (linear LS).
+
+    ``smooth`` (odd, samples) is a moving average applied to acc, ω and α of both
+    sensors before the fit (1: none).
 
     Returns:
         r_i: (2,) joint centre relative to sensor i, sensor-i axes, m.
@@ -335,16 +341,19 @@ def joint_centre(
         rms: residual RMS of the specific-force mismatch, m/s².
     """
     rows_a, rows_b = [], []
+    om = _moving_average(go.omega[:, [i, j]], smooth)
+    al = _moving_average(go.alpha[:, [i, j]], smooth)
+    ac = _moving_average(go.acc[:, [i, j]], smooth)
     for i0, i1 in go.strides:
         sl = slice(i0, i1)
-        ki = _k_matrix(go.omega[sl, i], go.alpha[sl, i])
-        kj = _k_matrix(go.omega[sl, j], go.alpha[sl, j])
+        ki = _k_matrix(om[sl, 0], al[sl, 0])
+        kj = _k_matrix(om[sl, 1], al[sl, 1])
         pi, pj = go.psi[sl, i], go.psi[sl, j]
         # R(ψ) K columns, by rotating each column
         ai = np.stack([_rot(pi, ki[:, :, q]) for q in range(2)], -1)  # (m, 2, 2)
         aj = np.stack([_rot(pj, kj[:, :, q]) for q in range(2)], -1)
         rows_a.append(np.concatenate([ai, -aj], -1).reshape(-1, 4))
-        rows_b.append((_rot(pj, go.acc[sl, j]) - _rot(pi, go.acc[sl, i])).reshape(-1))
+        rows_b.append((_rot(pj, ac[sl, 1]) - _rot(pi, ac[sl, 0])).reshape(-1))
     a = np.concatenate(rows_a)
     b = np.concatenate(rows_b)
     ata = a.T @ a
@@ -423,6 +432,8 @@ def estimate_functional(
             cues[sensor].append((label, beta, nominal**2))
 
     usable = set(go.usable)
+    h_s = rec.meta.sample_period_s
+    smooth = max(1, round(cfg.centre_smooth_s / h_s) | 1) if cfg.centre_smooth_s > 0 else 1
     lt, ls = lengths["thigh"], lengths["shank"]
     for side, (p, t, s, f) in CHAINS.items():
         fits: dict[str, dict[str, object]] = {}
@@ -432,7 +443,7 @@ def estimate_functional(
         ) -> tuple[np.ndarray, np.ndarray] | None:
             if a not in usable or b not in usable:
                 return None
-            ra, rb, rms = joint_centre(go, names.index(a), names.index(b), cfg.ridge)
+            ra, rb, rms = joint_centre(go, names.index(a), names.index(b), cfg.ridge, smooth)
             fits[label] = {
                 f"in_{a}_m": ra.round(4).tolist(),
                 f"in_{b}_m": rb.round(4).tolist(),

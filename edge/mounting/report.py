@@ -74,10 +74,19 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="FunctionalSettings.flat_instant_s (0: foot flat = the whole still stretch)",
     )
+    parser.add_argument(
+        "--centre-smooth-s",
+        type=float,
+        default=None,
+        help="FunctionalSettings.centre_smooth_s (moving average before the joint-centre fit)",
+    )
     args = parser.parse_args(argv)
-    cfg = FunctionalSettings()
+    overrides = {}
     if args.flat_instant_s is not None:
-        cfg = FunctionalSettings(flat_instant_s=args.flat_instant_s)
+        overrides["flat_instant_s"] = args.flat_instant_s
+    if args.centre_smooth_s is not None:
+        overrides["centre_smooth_s"] = args.centre_smooth_s
+    cfg = FunctionalSettings(**overrides)
     logging.basicConfig(level=logging.ERROR)
     paths = args.csv or [bundled_recording_path(n) for n in ("P01_walking", "P01_running")]
     for path in paths:
