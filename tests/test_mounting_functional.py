@@ -18,6 +18,7 @@ from edge.mounting.functional import (
     FunctionalSettings,
     InsufficientGaitError,
     estimate_functional,
+    gait_orientation,
     joint_angles,
     mounting_for,
     segment_angles,
@@ -99,6 +100,22 @@ def test_tilt_recovery_with_independent_noise(walking) -> None:
     assert np.abs(err).max() < 1.0
 
 
+def test_foot_flat_instants_are_in_mid_stance(walking) -> None:
+    """The detected foot-flat instants of P01_walking: the truth ankle angle there, and
+    their place in the cycle (right heel strike at sample 0 of each 100)."""
+    go = gait_orientation(walking.without_truth())
+    tiled = tile_cycles(walking, FunctionalSettings().mean_cycle_tiles)
+    idx = go.foot_flat["foot_r"][:, 0]
+    ankle = np.degrees(tiled.truth["ankle_angle_r"][idx])
+    phase = (idx % walking.n_samples) / walking.n_samples
+    log.info("foot_r flat at cycle phase %s, truth ankle there %s°", phase.tolist(),
+             np.round(ankle, 2).tolist())  # fmt: skip
+    assert np.all((phase > 0.08) & (phase < 0.45))  # within the right stance, after loading
+    # ankle = foot − shank: with the foot flat the shank leans a little forward over it in
+    # mid-stance, so a few degrees of dorsiflexion, not 0, is what foot-flat means here
+    assert np.all((ankle > 0.0) & (ankle < 10.0))
+
+
 def test_joint_angle_offsets_against_truth_beat_gravity_only(walking) -> None:
     """Joint angles from the estimated segment orientations vs the optical truth."""
     m = estimate_functional(walking.without_truth())
@@ -117,7 +134,7 @@ def test_joint_angle_offsets_against_truth_beat_gravity_only(walking) -> None:
             "%s: offset %+.2f° RMSE %.2f° SD %.2f° (no mounting: offset %+.2f° RMSE %.2f°)",
             name, offset, rmse, float(d.std()), float(d0.mean()), float(np.sqrt(np.mean(d0**2))),
         )  # fmt: skip
-        # far better than the gravity-only constants (-5.9, +11.7, +6.7)
+        # better than the gravity-only constants (-5.9, +11.7, +6.7)
         assert abs(offset) < 0.5 * abs(NAIVE_OFFSET_DEG[name]), name
         assert abs(offset) < 3.0 and rmse < 4.0, name
 
