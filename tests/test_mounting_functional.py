@@ -7,6 +7,7 @@ Run with ``-s -o log_cli=true --log-cli-level=INFO`` to see the measured numbers
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 
@@ -195,7 +196,7 @@ def test_refuses_without_gait(walking) -> None:
 
 def test_mounting_is_written_to_and_read_from_the_sidecar(walking) -> None:
     m = estimate_functional(walking.without_truth())
-    cal = m.to_sidecar(walking.meta.calibration)
+    cal = json.loads(json.dumps(m.to_sidecar(walking.meta.calibration)))  # plain JSON
     back = Mounting.from_sidecar(cal)
     assert back is not None
     np.testing.assert_allclose(back.angles(walking.sensors), m.angles(walking.sensors))
