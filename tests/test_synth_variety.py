@@ -185,9 +185,7 @@ def test_random_population_covers_speeds_sizes_postures_and_mountings():
     segs = [(s, g) for s in specs for g in s.segments]
     walk = np.array([g.speed_m_s for _, g in segs if g.mode == "walk"])
     run = np.array([g.speed_m_s for _, g in segs if g.mode == "run"])
-    assert all(
-        0.8 <= g.speed_m_s <= walk_max_m_s(s.height_m) for s, g in segs if g.mode == "walk"
-    )
+    assert all(0.8 <= g.speed_m_s <= walk_max_m_s(s.height_m) for s, g in segs if g.mode == "walk")
     assert run.min() >= 2.0 and run.max() <= 4.5
     walk_hist, _ = np.histogram(walk, bins=np.arange(0.8, 1.81, 0.2))
     run_hist, _ = np.histogram(run, bins=np.arange(2.0, 4.51, 0.5))
