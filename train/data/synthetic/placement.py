@@ -42,12 +42,17 @@ class PlacementJitter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     along_segment_m: float = Field(
-        0.02, ge=0.0, description="along the segment (y; x for the feet), m"
+        0.02, ge=0.0, description="along the segment (y; x for feet with foot_along_x), m"
     )
     across_segment_m: float = Field(
-        0.005, ge=0.0, description="across the segment (x; y for the feet), m"
+        0.005, ge=0.0, description="across the segment (x; y for feet with foot_along_x), m"
     )
     in_plane_deg: float = Field(3.0, ge=0.0, description="rotation about the sensor z axis")
+    foot_along_x: bool = Field(
+        False,
+        description="a foot sensor's along-segment jitter is in x (the foot's long axis) "
+        "and its across jitter in y; False keeps the fixed presets of before (y, x)",
+    )
     out_of_plane_deg: float = Field(3.0, ge=0.0, description="rotations about x and y")
 
     @classmethod
@@ -60,10 +65,15 @@ class PlacementJitter(BaseModel):
     def strap(cls) -> PlacementJitter:
         """Realistic strap placement of the random training population: std 3 cm along
         the segment (a thigh or shank strap lands anywhere within about ±6 cm of the
-        nominal spot), 1 cm across it, 3° out of plane; no in-plane jitter (the sagittal
+        nominal spot; along the foot's long axis for the feet), 1 cm across it, 3° out of
+        plane; no in-plane jitter (the sagittal
         mounting is drawn explicitly, ``SynthSpec.mounting_deg``, and is the truth)."""
         return cls(
-            along_segment_m=0.03, across_segment_m=0.01, in_plane_deg=0.0, out_of_plane_deg=3.0
+            along_segment_m=0.03,
+            across_segment_m=0.01,
+            in_plane_deg=0.0,
+            out_of_plane_deg=3.0,
+            foot_along_x=True,
         )
 
 
@@ -126,7 +136,7 @@ def sample_placement(
     n = nominal.shape[0]
     along = rng.normal(0.0, jitter.along_segment_m, n)
     across = rng.normal(0.0, jitter.across_segment_m, n)
-    foot = np.isin(np.arange(n), _ALONG_X)
+    foot = np.isin(np.arange(n), _ALONG_X) & jitter.foot_along_x
     actual[:, 1] += np.where(foot, across, along)
     actual[:, 0] += np.where(foot, along, across)
     beta = np.zeros(n) if mounting_rad is None else np.asarray(mounting_rad, np.float64)
