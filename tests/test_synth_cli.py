@@ -22,14 +22,18 @@ def test_cli_writes_readable_reproducible_recordings(tmp_path, capsys):
     assert rec.truth and set(rec.truth) <= set(TRUTH_COLUMNS)
     sidecar = json.loads(csvs[0].with_suffix(".json").read_text())
     assert sidecar["synthetic"]["spec"]["seed"] > 0
+    truth = sidecar["truth_mounting_rad"]
+    assert set(truth) == set(rec.sensors) and 0.0 < max(map(abs, truth.values())) <= 0.2618
+    assert sidecar["calibration"]["mounting"]["method"] == "synthetic-truth"
     assert main(["--out", str(out_b), "--minutes", "0.2", "--seed", "4", "--quiet"]) == 0
     assert (out_b / csvs[0].name).read_bytes() == csvs[0].read_bytes()
 
 
 def test_cli_rate_and_speeds(tmp_path):
     args = ["--out", str(tmp_path), "--minutes", "0.15", "--seed", "1", "--quiet"]
-    assert main([*args, "--rate", "50", "--speeds", "3.5"]) == 0
+    assert main([*args, "--rate", "50", "--speeds", "3.5", "--no-mounting"]) == 0
     rec = read_recording(next(tmp_path.glob("*.csv")))
+    assert set(rec.meta.truth_mounting_rad.values()) == {0.0}
     assert rec.sample_rate_hz == pytest.approx(50.0)
     moving = rec.truth["speed_m_s"][rec.truth["speed_m_s"] > 2.0]
     assert moving.size and np.median(moving) == pytest.approx(3.5, rel=0.08)

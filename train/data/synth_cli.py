@@ -1,6 +1,7 @@
 """``sspinn-synth``: write synthetic labelled recordings (CSV + JSON sidecar).
 
     sspinn-synth --out DIR --minutes N --seed S [--rate HZ] [--speeds V ...]
+                 [--no-mounting] [--no-posture]
 
 Writes ``DIR/<name>.csv`` + ``.json`` per recording (IMU and ground-truth columns, see
 docs/recording-format.md) and prints one summary line. The same arguments always give
@@ -45,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sspinn-synth",
         description="Write synthetic gait recordings (7 IMUs + ground truth) from the planar "
-        "body model: walking and running 0.9-4.9 m/s, transitions, standing.",
+        "body model: walking 0.8-1.65 m/s (Froude-scaled), running 2.0-4.5 m/s, transitions, "
+        "standing; every subject with its own posture and sensor mounting angles.",
     )
     p.add_argument("--out", type=Path, required=True, help="output folder (created)")
     p.add_argument(
@@ -59,7 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=None,
         metavar="V",
-        help="draw bout speeds from these values (m/s); default: 0.9-4.9 m/s",
+        help="draw bout speeds from these values (m/s); default: walking 0.8-1.65, "
+        "running 2.0-4.5 m/s",
+    )
+    p.add_argument(
+        "--no-mounting",
+        action="store_true",
+        help="sensors mounted along the segment axes (β = 0); default: β uniform ±15° "
+        "per sensor, the truth in the sidecar",
+    )
+    p.add_argument(
+        "--no-posture",
+        action="store_true",
+        help="no per-subject posture offsets (trunk tilt, crouch, foot pitch)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -88,7 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     from edge.recording import write_recording
     from train.data.synthetic import synthesize, training_specs
 
-    specs = training_specs(args.minutes, args.seed, args.rate, args.speeds)
+    specs = training_specs(
+        args.minutes,
+        args.seed,
+        args.rate,
+        args.speeds,
+        mounting=not args.no_mounting,
+        posture=not args.no_posture,
+    )
     total = sum(s.duration_s for s in specs)
     t0 = time.perf_counter()
     written = []

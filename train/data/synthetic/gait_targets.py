@@ -26,6 +26,12 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from train.data.synthetic.gait_library import NOMINAL_TILT_RAD, GaitPattern, patterns_of
+from train.data.synthetic.posture import (
+    SHANK_LENGTH,
+    THIGH_LENGTH,
+    PostureOffsets,
+    apply_posture,
+)
 from train.data.synthetic.speed_profile import (
     ProgramSignals,
     running_stride_s,
@@ -252,8 +258,11 @@ def build_targets(
     height_m: float,
     variability: Variability,
     rng: np.random.Generator,
+    posture: PostureOffsets | None = None,
 ) -> GaitTargets:
-    """Gait targets on ``program.time_s`` for a body of ``height_m``."""
+    """Gait targets on ``program.time_s`` for a body of ``height_m``; with ``posture``,
+    the subject's constant joint-angle offsets (:mod:`.posture`) on top of the pattern
+    (no random draws: the same rng sequence with or without posture)."""
     t = program.time_s
     n = t.shape[0]
     dt = float(t[1] - t[0])
@@ -305,6 +314,10 @@ def build_targets(
     # absolute angles (and the feet their placement).
     angles[:, 0] -= tilt - nominal_tilt
     angles[:, 3] -= tilt - nominal_tilt
+    if posture is not None and not posture.is_zero:
+        thigh_m, shank_m = THIGH_LENGTH * height_m, SHANK_LENGTH * height_m
+        stance_now = (1.0 - run)[:, None] * st_w + run[:, None] * st_r > 0.5
+        angles, tilt = apply_posture(angles, tilt, amp, stance_now, run, posture, thigh_m, shank_m)
 
     st_gait = (1.0 - run)[:, None] * st_w + run[:, None] * st_r
     # Below STEP_AMPLITUDE a step would be a shuffle: both feet stay down (the stance IK

@@ -28,7 +28,8 @@ from train.data.synthetic import inverse_dynamics
 from train.data.synthetic.body import Body, centre_of_mass, kinematics
 from train.data.synthetic.gait_targets import Variability, build_targets
 from train.data.synthetic.imu_errors import apply_imu_errors
-from train.data.synthetic.placement import sample_placement, to_sensor_frame
+from train.data.synthetic.placement import PlacementJitter, sample_placement, to_sensor_frame
+from train.data.synthetic.posture import PostureOffsets
 from train.data.synthetic.spec import SynthSpec
 from train.data.synthetic.speed_profile import evaluate_program, random_program
 from train.data.synthetic.trajectory import build_trajectory
@@ -40,9 +41,14 @@ log = logging.getLogger(__name__)
 INTERNAL_RATE_HZ = 200.0
 #: Padding of the internal grid beyond both ends of the recording, s.
 EDGE_PAD_S = 2.0
-#: Study ranges of body size.
+#: Study ranges of body size: height uniform, mass from a uniform BMI (kg/m²), clipped.
 HEIGHT_RANGE_M = (1.50, 2.00)
-MASS_RANGE_KG = (45.0, 110.0)
+BMI_RANGE = (18.0, 32.0)
+MASS_RANGE_KG = (40.0, 130.0)
+#: Sagittal mounting angle β of the random population: uniform ±this per sensor, deg.
+MOUNTING_RANGE_DEG = 15.0
+#: Seeds a training recording never gets (held-out and parity presets: 900 000-999 999).
+RESERVED_SEEDS = range(900_000, 1_000_000)
 
 
 def _variability(spec: SynthSpec, rng: np.random.Generator) -> Variability:
@@ -127,7 +133,9 @@ def simulate(spec: SynthSpec) -> Synthesis:
     rows = np.arange(-EDGE_PAD_S, duration + EDGE_PAD_S, 1.0 / internal)
     out_t = np.arange(0.0, duration - 0.5 / spec.rate_hz, 1.0 / spec.rate_hz)
     program = evaluate_program(spec.segments, rows, spec.ramp_s)
-    targets = build_targets(program, spec.height_m, _variability(spec, rng), rng)
+    targets = build_targets(
+        program, spec.height_m, _variability(spec, rng), rng, posture=spec.posture
+    )
     traj = build_trajectory(body, targets)
 
     q, qd, qdd = traj.state(out_t)
@@ -135,7 +143,9 @@ def simulate(spec: SynthSpec) -> Synthesis:
     load = np.stack([np.interp(out_t, rows, targets.grf_bw[:, j, 1]) for j in (0, 1)], 1)
     dyn = inverse_dynamics.solve(body, kin, load)
 
-    placement = sample_placement(spec.height_m, spec.placement, rng)
+    placement = sample_placement(
+        spec.height_m, spec.placement, rng, mounting_rad=np.asarray(spec.mounting_rad())
+    )
     planar = virtual_imu(
         None, None, None, body.params, SENSORS, placement.actual[:, :2], kin=kin
     ).numpy()
@@ -162,6 +172,13 @@ def simulate(spec: SynthSpec) -> Synthesis:
     truth["contact_r"] = stance[:, 0].astype(np.float64)
     truth["contact_l"] = stance[:, 1].astype(np.float64)
 
+    mounting = {
+        name: {
+            "angle_rad": round(float(placement.mounting_rad[i]), 9),
+            "position_m": [round(float(v), 6) for v in placement.actual[i, :2]],
+        }
+        for i, name in enumerate(SENSOR_NAMES)
+    }
     meta = Sidecar(
         trial=spec.name,
         movement="synthetic",
@@ -177,7 +194,11 @@ def simulate(spec: SynthSpec) -> Synthesis:
         },
         source="SSPINNpose synthetic gait generator (train.data.synthetic)",
         note="Synthetic: planar gait2dc body model, virtual IMU, inverse dynamics. "
-        "Sensor positions are nominal; the signals come from jittered placements.",
+        "Sensor positions are nominal; the signals come from jittered placements. "
+        "calibration.mounting and truth_mounting_rad are the generator's truth (not known "
+        "to a user); the IMU columns are in the mounted sensor frames.",
+        calibration={"mounting": {"method": "synthetic-truth", "sensors": mounting}},
+        truth_mounting_rad={name: m["angle_rad"] for name, m in mounting.items()},
         synthetic={
             "spec": spec.model_dump(mode="json"),
             "actual_positions_m": placement.actual.round(5).tolist(),
@@ -195,26 +216,55 @@ def random_spec(
     name: str,
     rate_hz: float = 100.0,
     speeds: list[float] | None = None,
+    mounting: bool = True,
+    posture: bool = True,
 ) -> SynthSpec:
-    """A random recording spec: body size within the study range (BMI 18-30), a varied
-    speed program, random variability, IMU errors and placement."""
+    """A random recording spec (one subject): body size within the study range
+    (:data:`HEIGHT_RANGE_M`, BMI :data:`BMI_RANGE`), a varied speed program
+    (:func:`.speed_profile.random_program`), random variability, IMU errors, strap
+    placement (:meth:`.PlacementJitter.strap`), posture (:meth:`.PostureOffsets.sample`)
+    and sagittal mounting β uniform ±:data:`MOUNTING_RANGE_DEG` per sensor.
+
+    ``mounting=False`` / ``posture=False`` set them to zero; the draws are made anyway,
+    so every other choice (body, program, seed) is the same subject's.
+    """
     height = float(rng.uniform(*HEIGHT_RANGE_M))
-    bmi = float(rng.uniform(18.0, 30.0))
+    bmi = float(rng.uniform(*BMI_RANGE))
     mass = float(np.clip(bmi * height**2, *MASS_RANGE_KG))
+    segments = random_program(rng, duration_s, speeds, height_m=height)
+    seed = int(rng.integers(0, 2**31 - 1))
+    while seed in RESERVED_SEEDS:
+        seed = int(rng.integers(0, 2**31 - 1))
+    pose = PostureOffsets.sample(rng)
+    beta = rng.uniform(-MOUNTING_RANGE_DEG, MOUNTING_RANGE_DEG, len(SENSOR_NAMES))
     return SynthSpec(
         name=name,
         height_m=round(height, 3),
         mass_kg=round(mass, 1),
-        segments=random_program(rng, duration_s, speeds, height_m=height),
-        seed=int(rng.integers(0, 2**31 - 1)),
+        segments=segments,
+        seed=seed,
         rate_hz=rate_hz,
+        placement=PlacementJitter.strap(),
+        posture=pose if posture else PostureOffsets(),
+        mounting_deg={
+            s: round(float(b), 3) if mounting else 0.0
+            for s, b in zip(SENSOR_NAMES, beta, strict=True)
+        },
     )
 
 
 def training_specs(
-    minutes: float, seed: int, rate_hz: float = 100.0, speeds: list[float] | None = None
+    minutes: float,
+    seed: int,
+    rate_hz: float = 100.0,
+    speeds: list[float] | None = None,
+    *,
+    mounting: bool = True,
+    posture: bool = True,
 ) -> list[SynthSpec]:
-    """Specs of a training set of about ``minutes`` minutes (recordings of 1-3 min)."""
+    """Specs of a training set of about ``minutes`` minutes (recordings of 1-3 min, one
+    random subject each, see :func:`random_spec`; ``mounting=False`` gives the same
+    subjects with zero mounting angles)."""
     if minutes <= 0:
         raise ValueError(f"minutes must be > 0, got {minutes}")
     rng = np.random.default_rng(seed)
@@ -231,6 +281,8 @@ def training_specs(
                 name=f"synthetic_{seed}_{len(specs):03d}",
                 rate_hz=rate_hz,
                 speeds=speeds,
+                mounting=mounting,
+                posture=posture,
             )
         )
         done += specs[-1].duration_s
@@ -244,11 +296,14 @@ def generate_training_set(
     *,
     speeds: list[float] | None = None,
     progress: Callable[[SynthSpec, Recording], None] | None = None,
+    mounting: bool = True,
+    posture: bool = True,
 ) -> list[Recording]:
     """Varied labelled recordings totalling about ``minutes`` minutes (the trainer strips
-    the truth columns). Reproducible by ``seed``."""
+    the truth columns). Reproducible by ``seed``; posture and sensor mounting vary per
+    subject unless switched off."""
     out = []
-    for spec in training_specs(minutes, seed, rate_hz, speeds):
+    for spec in training_specs(minutes, seed, rate_hz, speeds, mounting=mounting, posture=posture):
         rec = synthesize(spec)
         log.info("synthesised %s: %.0f s", spec.name, spec.duration_s)
         out.append(rec)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from edge.recording import SENSOR_NAMES
 from train.data.synthetic.gait_library import gait_library
 from train.data.synthetic.imu_errors import ImuErrorModel
 from train.data.synthetic.placement import PlacementJitter
+from train.data.synthetic.posture import PostureOffsets
 from train.data.synthetic.speed_profile import Segment
 
 
@@ -33,6 +35,30 @@ class SynthSpec(BaseModel):
     )
     imu_errors: ImuErrorModel = Field(default_factory=ImuErrorModel)
     placement: PlacementJitter = Field(default_factory=PlacementJitter)
+    posture: PostureOffsets = Field(
+        default_factory=PostureOffsets, description="constant joint-angle offsets (posture)"
+    )
+    mounting_deg: dict[str, float] = Field(
+        default_factory=dict,
+        description="sagittal mounting angle β per sensor (about z, + counter-clockwise), "
+        "deg; missing sensors 0",
+    )
+
+    @field_validator("mounting_deg")
+    @classmethod
+    def _known_sensors(cls, mounting: dict[str, float]) -> dict[str, float]:
+        for name, angle in mounting.items():
+            if name not in SENSOR_NAMES:
+                raise ValueError(f"unknown sensor {name!r}; known: {list(SENSOR_NAMES)}")
+            if not -45.0 <= angle <= 45.0:
+                raise ValueError(f"mounting angle of {name} must be within ±45°, got {angle}")
+        return mounting
+
+    def mounting_rad(self) -> list[float]:
+        """(7,) β per sensor in ``SENSOR_NAMES`` order, rad."""
+        import math
+
+        return [math.radians(self.mounting_deg.get(s, 0.0)) for s in SENSOR_NAMES]
 
     @field_validator("walk_pattern", "run_pattern")
     @classmethod

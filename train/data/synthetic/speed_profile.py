@@ -29,18 +29,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Mode = Literal["stand", "walk", "run"]
 
-#: Speed range of the study (m/s).
-MIN_SPEED_M_S = 0.9
-MAX_SPEED_M_S = 4.9
+#: Speed range of the random training population (m/s): walking from MIN_SPEED_M_S to
+#: :func:`walk_max_m_s`, running from RUN_MIN_M_S to MAX_SPEED_M_S (uniform, so 40 % of
+#: the running bouts are at 2.0-3.0 m/s).
+MIN_SPEED_M_S = 0.8
+MAX_SPEED_M_S = 4.5
 #: Fastest walking generated, m/s, for a body of REFERENCE_HEIGHT_M (scaled with
 #: sqrt(height), equal Froude number: :func:`walk_max_m_s`). Faster steps are longer than
 #: this planar leg (no pelvic rotation, no toes) can make without the hip dropping
 #: several centimetres in double support or the stance being cut short (measured in
 #: docs/synthetic-data.md); the preferred walk-run transition is about 2.0 m/s
-#: (Thorstensson & Roberthson 1987, Hreljac 1993), so 1.65-2.0 m/s is left to running.
+#: (Thorstensson & Roberthson 1987, Hreljac 1993); the random population runs from 2.0 m/s.
 WALK_MAX_M_S = 1.65
-#: Slowest running generated, m/s.
-RUN_MIN_M_S = 1.8
+#: Slowest running of the random population, m/s.
+RUN_MIN_M_S = 2.0
 REFERENCE_HEIGHT_M = 1.75
 #: Stride frequency ∝ v^WALK_CADENCE_EXPONENT in walking (stride length ∝ v^0.42: Grieve
 #: & Gear 1966).
@@ -173,7 +175,7 @@ def random_program(
         duration_s: total duration, s.
         speeds: if given, bout speeds are drawn from these values (m/s) with a ±5 %
             jitter, walked up to :func:`walk_max_m_s` and run above; otherwise half the
-            bouts walk at 0.9 m/s to :func:`walk_max_m_s`, half run at 1.8-4.9 m/s.
+            bouts walk at 0.8 m/s to :func:`walk_max_m_s`, half run at 2.0-4.5 m/s.
         height_m: body height (m), for the fastest walk.
         stand_probability: chance that a bout is followed by standing still.
     """
