@@ -13,6 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from edge.bundle import read_bundle
+from edge.mqtt.broker_address import parse_broker_address
 
 log = logging.getLogger(__name__)
 
@@ -27,20 +28,6 @@ class TlsOptions:
     cert_file: str | None = None
     key_file: str | None = None
     insecure: bool = False
-
-
-def parse_broker(text: str) -> tuple[str, int]:
-    """``host[:port]`` → (host, port); port 1883 by default."""
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        return text, 1883
-    try:
-        number = int(port)
-    except ValueError as exc:
-        raise ValueError(f"broker port must be a number, got {port!r}") from exc
-    if not 0 < number < 65536:
-        raise ValueError(f"broker port {number} out of range")
-    return host, number
 
 
 def push_bundle(
@@ -64,7 +51,10 @@ def push_bundle(
     """
     data = Path(bundle_path).read_bytes()
     read_bundle(data)  # fail early on a corrupt file
-    host, port = parse_broker(broker)
+    address = parse_broker_address(broker)
+    host, port = address.host, address.port
+    if address.tls and tls is None:
+        tls = TlsOptions()  # mqtts:// with the system's CA store
     prefix = f"sspinn/{device_id}"
     result_topic = f"{prefix}/cmd/model/result"
     client = mqtt.Client(

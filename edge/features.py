@@ -1,7 +1,9 @@
 """The model's per-step input feature vector: names, and assembly from IMU samples.
 
-Shared by training (to build (B, T, F) inputs) and the device (one (1, F) row per step),
-so both use the same order. Features, in order:
+Shared by training (the tf.data pipeline runs :func:`model_features` through
+``tf.experimental.numpy``), evaluation and the device (one (1, F) row per step with
+:class:`FeatureAssembler`), so all use the same order, normalisation and handling of
+missing samples. Features, in order:
 
 1. per sensor ``S``: ``S_acc_x``, ``S_acc_y`` (m/s², segment axes, gravity included),
    ``S_gyr_z`` (rad/s) — the planar model's channels;
@@ -12,6 +14,7 @@ so both use the same order. Features, in order:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -43,19 +46,58 @@ def static_features(height_m: float, mass_kg: float, positions_m: np.ndarray) ->
     return np.concatenate([[height_m, mass_kg], pos.reshape(-1)])
 
 
+def raw_features(planar: Any, static: Any, xp: Any = np) -> Any:
+    """(T, F) unnormalised model features of one sequence: THE definition.
+
+    Args:
+        planar: (T, S, 3) acc_x, acc_y (m/s², segment axes, gravity included) and gyr_z
+            (rad/s) per sensor; NaN where a sample is missing.
+        static: (2 + 2S,) height (m), mass (kg) and sensor positions (m), from
+            :func:`static_features`.
+        xp: array namespace: ``numpy`` (edge, evaluation) or ``tf.experimental.numpy``
+            (the training pipeline), so both run this same code.
+    """
+    n_imu = int(planar.shape[-2]) * len(PLANAR_CHANNELS)
+    flat = xp.reshape(planar, (-1, n_imu))
+    static_rows = xp.zeros_like(flat[:, :1]) + xp.asarray(static, dtype=flat.dtype)[None, :]
+    return xp.concatenate([flat, static_rows], axis=1)
+
+
+def normalise_features(features: Any, mean: Any, std: Any, xp: Any = np) -> Any:
+    """(..., F) normalised features; a missing (NaN) or non-finite value becomes 0, the
+    feature's training mean, so the network sees "typical" input, never NaN.
+
+    Args:
+        features: (..., F) from :func:`raw_features`.
+        mean, std: (F,) the model's normalisation (stored with the model).
+    """
+    z = (features - xp.asarray(mean, dtype=features.dtype)) / xp.asarray(std, dtype=features.dtype)
+    return xp.where(xp.isfinite(z), z, xp.zeros_like(z))
+
+
+def model_features(planar: Any, static: Any, mean: Any, std: Any, xp: Any = np) -> Any:
+    """(T, F) normalised network input from (T, S, 3) planar IMU: what training feeds the
+    network and what the device computes per step (:class:`FeatureAssembler` is its
+    allocation-free per-sample form, tested for parity, NaN included)."""
+    return normalise_features(raw_features(planar, static, xp), mean, std, xp)
+
+
+def planar_channels(imu: np.ndarray) -> np.ndarray:
+    """(..., S, 3) acc_x, acc_y, gyr_z from (..., S, 6) recorded IMU samples."""
+    return imu[..., list(PLANAR_CHANNEL_INDEX)]
+
+
 def build_features(imu: np.ndarray, static: np.ndarray) -> np.ndarray:
-    """(N, F) float64 features from (N, S, 6) IMU samples and the static features."""
-    n, s, _ = imu.shape
-    planar = imu[:, :, list(PLANAR_CHANNEL_INDEX)].reshape(n, s * len(PLANAR_CHANNELS))
-    return np.concatenate([planar, np.broadcast_to(static, (n, static.shape[0]))], axis=1)
+    """(N, F) float64 unnormalised features from (N, S, 6) IMU samples (SI, segment axes)."""
+    return raw_features(planar_channels(np.asarray(imu, np.float64)), static)
 
 
 class FeatureAssembler:
     """Per-step feature assembly on the device, without allocations.
 
     ``assemble(imu_row)`` writes the normalised (1, F) float32 vector into a buffer it
-    owns and returns it. Missing values (NaN) are replaced by the feature mean (0 after
-    normalisation), so the network sees "typical" input rather than NaN.
+    owns and returns it: the same values as :func:`model_features` (missing or
+    non-finite values become 0, the feature mean after normalisation).
     """
 
     def __init__(
@@ -69,7 +111,9 @@ class FeatureAssembler:
         self._mean = mean[:n_imu].astype(np.float32)
         self._inv_std = (1.0 / std[:n_imu]).astype(np.float32)
         self.buffer = np.zeros((1, total), dtype=np.float32)
-        self.buffer[0, n_imu:] = ((static - mean[n_imu:]) / std[n_imu:]).astype(np.float32)
+        self.buffer[0, n_imu:] = normalise_features(
+            np.asarray(static, np.float64), mean[n_imu:], std[n_imu:]
+        ).astype(np.float32)
         self._view = self.buffer[0, :n_imu].reshape(n_sensors, len(PLANAR_CHANNELS))
         self._mean_v = self._mean.reshape(n_sensors, len(PLANAR_CHANNELS))
         self._inv_v = self._inv_std.reshape(n_sensors, len(PLANAR_CHANNELS))
@@ -81,5 +125,5 @@ class FeatureAssembler:
         np.take(imu_row, self._idx, axis=1, out=view, mode="clip")
         np.subtract(view, self._mean_v, out=view)
         np.multiply(view, self._inv_v, out=view)
-        np.nan_to_num(view, copy=False, nan=0.0)
+        np.nan_to_num(view, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         return self.buffer

@@ -14,7 +14,7 @@ import pytest
 
 from converters.cli import main as convert_main
 from converters.pipeline import convert_checkpoint
-from converters.push import PushError, parse_broker, push_bundle
+from converters.push import PushError, push_bundle
 from edge.bundle import BundleError, read_bundle
 from edge.features import feature_names
 from edge.inference import Estimator
@@ -112,11 +112,10 @@ def test_cli_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
     assert "is not a checkpoint" in capsys.readouterr().err
 
 
-def test_parse_broker():
-    assert parse_broker("10.0.0.2:1884") == ("10.0.0.2", 1884)
-    assert parse_broker("pi.local") == ("pi.local", 1883)
-    with pytest.raises(ValueError, match="out of range"):
-        parse_broker("h:70000")
+def test_push_refuses_a_bad_broker_port_in_one_line(tmp_path):
+    bundle = Path(__file__).resolve().parents[1] / "edge" / "models" / "default.sspinn"
+    with pytest.raises(ValueError, match=r"broker port '70000' is not a number \(1-65535\)"):
+        push_bundle(bundle, "h:70000", "belt-01", timeout_s=1.0)
 
 
 def _device_responder(broker, device: str, replies: list) -> mqtt.Client:

@@ -123,8 +123,8 @@ def test_mounting_truth_round_trips_and_undoing_it_gives_the_unmounted_signals(t
 
     path = write_recording(mounted, tmp_path / "mounted")
     meta = read_recording(path).meta
-    sensors = meta.calibration["mounting"]["sensors"]
-    assert meta.calibration["mounting"]["method"] == "synthetic-truth"
+    sensors = meta.synthetic["truth_mounting"]
+    assert meta.calibration is None  # the truth is not a calibration a user would have
     actual = np.asarray(mounted.meta.synthetic["actual_positions_m"])
     for i, name in enumerate(SENSOR_NAMES):
         assert sensors[name]["angle_rad"] == pytest.approx(beta[i], abs=1e-9)

@@ -36,6 +36,15 @@ def _format_table(metrics: dict) -> str:
             f"{metrics['speed_true_m_s']:.2f} m/s, error {metrics['speed_abs_err_m_s']:.3f} m/s"
         )
     lines.append(f"flight fraction: {metrics['flight_fraction']:.2f}")
+    mounting = metrics.get("mounting", {})
+    if "sensors" in mounting:
+        per = "  ".join(
+            f"{k} {v['angle_deg']:+.1f}{'' if v['method'] == 'functional' else '*'}"
+            for k, v in mounting["sensors"].items()
+        )
+        lines.append(f"sensor mounting (deg, * = from the sidecar): {per}")
+    elif "error" in mounting:
+        lines.append(f"sensor mounting: not estimated ({mounting['error']})")
     return "\n".join(lines)
 
 

@@ -74,6 +74,38 @@ def load_model(path: str | Path) -> LoadedModel:
     raise FileNotFoundError(f"{path}: neither a checkpoint folder nor a bundle file")
 
 
+def mounting_report(rec: Recording) -> dict:
+    """The recording's sensor mounting (sidecar calibration, else estimated from the gait
+    alone; see docs/calibration.md), for the report's ``mounting`` key: per sensor the
+    sagittal angle β (deg), how it was found and its uncertainty. ``applied`` says whether
+    the model undid it before its input (not yet: the shipped model was trained on
+    uncorrected signals)."""
+    from edge.mounting import InsufficientGaitError, mounting_for
+
+    try:
+        m = mounting_for(rec)
+    except InsufficientGaitError as exc:
+        return {"applied": False, "error": str(exc)}
+    sensors = {
+        name: {
+            "angle_deg": round(math.degrees(s.angle_rad), 2),
+            "method": s.method,
+            "uncertainty_deg": None
+            if s.uncertainty_rad is None
+            else round(math.degrees(s.uncertainty_rad), 2),
+            "confidence": round(s.confidence, 3),
+            **({"position_m": [round(v, 4) for v in s.position_m]} if s.position_m else {}),
+        }
+        for name, s in m.sensors.items()
+    }
+    truth = getattr(rec.meta, "truth_mounting_rad", None) or {}
+    for name, values in sensors.items():
+        if name in truth:  # a synthetic recording knows its true mounting
+            values["truth_deg"] = round(math.degrees(float(truth[name])), 2)
+            values["error_deg"] = round(values["angle_deg"] - values["truth_deg"], 2)
+    return {"applied": False, "sensors": sensors, "warnings": m.warnings}
+
+
 def _rmse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(np.mean((a - b) ** 2)))
 
@@ -164,6 +196,7 @@ def evaluate(
     fy = est["grf_y_r"] + est["grf_y_l"]
     metrics["flight_fraction"] = float(np.mean(fy < 5.0))  # total vertical GRF < 5 %BW
     metrics["peak_vertical_grf_bw_pct"] = float(np.max(fy))
+    metrics["mounting"] = mounting_report(rec)
     return Evaluation(metrics, rec.time_s[keep], est, truth, rec.meta.cycle_duration_s)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.features import build_features, static_features
+from edge.features import build_features, normalise_features, static_features
 from edge.recording import Recording, read_recording, resample, tile_cycles
 
 
@@ -45,5 +45,4 @@ def recording_features(rec: Recording, sensors: list[str]) -> np.ndarray:
 
 def normalise(features: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """(..., F) float32 normalised features; NaN (missing) becomes 0 (the mean)."""
-    out = ((features - mean) / std).astype(np.float32)
-    return np.nan_to_num(out, nan=0.0)
+    return normalise_features(np.asarray(features, np.float64), mean, std).astype(np.float32)

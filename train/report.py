@@ -14,11 +14,11 @@ log = logging.getLogger(__name__)
 
 
 def _heldout_synthetic() -> list:
-    try:
-        from train.data.synthetic import heldout_recordings  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    return list(heldout_recordings())
+    """Every held-out synthetic subject (``evaluation_specs``): the original three and the
+    posture / mounting subjects of the generalisation acceptance, as recordings."""
+    from train.data.synthetic import evaluation_specs, synthesize
+
+    return [synthesize(spec) for _, spec in evaluation_specs()]
 
 
 def evaluation_report(model_path: str | Path, out_dir: str | Path) -> dict:

@@ -27,340 +27,46 @@ NumPy only. Every array is float64; angles in rad; time in s.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from edge.mounting.apply import Mounting, SensorMounting, confidence_from_uncertainty
-from edge.recording import Recording, tile_cycles
+from edge.mounting.gait import GaitOrientation, _prepare, _rot, gait_orientation
+from edge.mounting.joint_centres import joint_centre
+from edge.mounting.settings import (
+    CHAINS,
+    LENGTH_FRACTION,
+    FunctionalSettings,
+    G,
+    InsufficientGaitError,
+    Movement,
+)
+from edge.recording import Recording
+
+__all__ = [
+    "CHAINS",
+    "LENGTH_FRACTION",
+    "FunctionalSettings",
+    "G",
+    "GaitOrientation",
+    "InsufficientGaitError",
+    "Movement",
+    "estimate_functional",
+    "gait_orientation",
+    "joint_angles",
+    "joint_centre",
+    "mounting_for",
+    "segment_angles",
+]
 
 log = logging.getLogger(__name__)
-
-G = 9.81
-#: Segment lengths as fractions of body height (docs/body-model.md, Winter-type).
-LENGTH_FRACTION: dict[str, float] = {"thigh": 0.245, "shank": 0.246, "foot": 0.152}
-#: Sensors of each leg, proximal to distal.
-CHAINS: dict[str, tuple[str, str, str, str]] = {
-    "r": ("pelvis", "femur_r", "tibia_r", "foot_r"),
-    "l": ("pelvis", "femur_l", "tibia_l", "foot_l"),
-}
-Movement = Literal["walking", "running"]
-
-
-class InsufficientGaitError(ValueError):
-    """Too little usable walking/running to calibrate; the message says why."""
-
-
-class FunctionalSettings(BaseModel):
-    """Thresholds and priors of :func:`estimate_functional` (SI units)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    movement: Movement | None = Field(
-        None, description="None: from the sidecar speed/movement, else from stride time"
-    )
-    running_speed_m_s: float = Field(2.3, description="sidecar speed at/above this: running")
-    running_stride_s: float = Field(0.85, description="median stride shorter: running")
-    trunk_tilt_walking_rad: float = Field(0.0, description="prior mean trunk tilt, walking")
-    trunk_tilt_running_rad: float = Field(
-        math.radians(-5.0), description="prior mean trunk tilt, running (forward lean)"
-    )
-    trunk_tilt_prior_sd_rad: float = Field(math.radians(3.0), description="its population SD")
-    swing_peak_rad_s: float = Field(2.0, description="min |foot gyr_z| peak of a swing")
-    min_stride_s: float = 0.45
-    max_stride_s: float = 2.2
-    max_yaw_rate_rad_s: float = Field(
-        0.35, description="|stride-mean pelvis gyr_y| above this: turning, stride skipped"
-    )
-    min_strides: int = Field(3, ge=1, description="fewer good strides: refuse")
-    mean_cycle_tiles: int = Field(6, ge=2, description="tiles of a mean-cycle recording")
-    smooth_s: float = Field(0.025, ge=0.0, description="moving-average width before d/dt")
-    ridge: float = Field(1e-4, ge=0.0, description="relative ridge of the joint-centre LS")
-    centre_smooth_s: float = Field(
-        0.0, ge=0.0, description="moving average before the joint-centre fit (0: none)"
-    )
-    still_window_s: float = Field(0.1, gt=0.0, description="averaging of the stillness score")
-    max_stride_change: float = Field(
-        0.15, gt=0.0, description="stride duration within this fraction of its neighbours'"
-    )
-    flat_instant_s: float = Field(
-        0.03,
-        ge=0.0,
-        description="0: foot flat = the whole still stretch; > 0: the stillest "
-        "instant in it (score averaged over this), ± this",
-    )
-    foot_still_margin: float = Field(
-        0.1, gt=0.0, description="foot-flat stretch: stillness score ≤ its minimum + this"
-    )
-    min_length_ratio: float = Field(0.5, description="joint-centre cue: |r| / nominal ≥ this")
-    max_length_ratio: float = Field(1.6, description="joint-centre cue: |r| / nominal ≤ this")
-    axis_length_tolerance: float = Field(0.25, description="long-axis cue: | |d|/L − 1 | ≤")
-    uncertainty_floor_rad: float = Field(math.radians(1.0), ge=0.0)
-    single_cue_uncertainty_rad: float = Field(math.radians(5.0), ge=0.0)
-
-
-@dataclass(frozen=True)
-class GaitOrientation:
-    """Per-stride world orientation of each sensor (the intermediate of the method).
-
-    Attributes:
-        psi: (N, S) sensor orientation ψ = θ + β in the world, rad; NaN outside the
-            good strides.
-        strides: (K, 2) [start, stop) sample indices of the good strides.
-        foot_flat: sensor name -> (M, 3) that foot's mid-stances: stillest sample,
-            still-stretch start and stop (exclusive).
-        omega: (N, S) gyr_z, rad/s. alpha: (N, S) its time derivative, rad/s².
-        acc: (N, S, 2) acc_x, acc_y in sensor axes, m/s².
-        rejected: reasons of the strides left out.
-        usable: sensors with at least half of their samples present (the others are
-            ignored: their ψ is NaN).
-    """
-
-    psi: np.ndarray
-    strides: np.ndarray
-    foot_flat: dict[str, np.ndarray]
-    omega: np.ndarray
-    alpha: np.ndarray
-    acc: np.ndarray
-    rejected: list[str]
-    usable: tuple[str, ...]
-
-
-def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
-    """(N, ...) centred moving average over ``width`` samples (odd); an output whose
-    window touches a NaN is NaN (and only those)."""
-    if width <= 1:
-        return x.copy()
-    k = width // 2
-    bad = ~np.isfinite(x)
-    x0 = np.where(bad, 0.0, x)
-
-    def window_sum(v: np.ndarray) -> np.ndarray:
-        pad = np.concatenate([np.repeat(v[:1], k, 0), v, np.repeat(v[-1:], k, 0)], 0)
-        c = np.cumsum(np.concatenate([np.zeros_like(v[:1]), pad], 0), axis=0)
-        return c[width:] - c[:-width]
-
-    out = window_sum(x0) / width
-    out[window_sum(bad.astype(np.float64)) > 0.5] = np.nan
-    return out
-
-
-def _rot(angle: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """(..., 2) v rotated by R(angle) (angle broadcast over v's leading dims)."""
-    c, s = np.cos(angle), np.sin(angle)
-    return np.stack([c * v[..., 0] - s * v[..., 1], s * v[..., 0] + c * v[..., 1]], -1)
 
 
 def _wrap(a: float) -> float:
     return float((a + math.pi) % (2 * math.pi) - math.pi)
-
-
-def _local_maxima(x: np.ndarray, threshold: float, min_gap: int) -> np.ndarray:
-    """Indices of local maxima of (N,) x above ``threshold``, greedily ≥ min_gap apart."""
-    finite = np.isfinite(x)
-    xf = np.where(finite, x, -np.inf)
-    cand = np.flatnonzero((xf[1:-1] >= xf[:-2]) & (xf[1:-1] > xf[2:]) & (xf[1:-1] > threshold))
-    cand = cand + 1
-    keep: list[int] = []
-    for i in cand[np.argsort(-xf[cand])]:
-        if all(abs(i - j) >= min_gap for j in keep):
-            keep.append(int(i))
-    return np.array(sorted(keep), dtype=np.int64)
-
-
-def _stride_period(gyr_z: np.ndarray, h: float, cfg: FunctionalSettings) -> float | None:
-    """Stride period (s) of (N,) foot gyr_z from its autocorrelation (NaN as 0), or None."""
-    x = np.where(np.isfinite(gyr_z), gyr_z, 0.0)
-    x = x - x.mean()
-    n = x.shape[0]
-    lo, hi = int(cfg.min_stride_s / h), min(int(cfg.max_stride_s / h), n // 2)
-    if hi <= lo + 1:
-        return None
-    spec = np.fft.rfft(x, 2 * n)
-    ac = np.fft.irfft(spec * np.conj(spec), 2 * n)[:n]
-    ac = ac / np.maximum(n - np.arange(n), 1)  # unbiased
-    lag = lo + int(np.argmax(ac[lo:hi]))
-    if ac[lag] <= 0.3 * ac[0]:
-        return None
-    return lag * h
-
-
-def _mid_stances(
-    gyr_z: np.ndarray, acc: np.ndarray, h: float, cfg: FunctionalSettings
-) -> np.ndarray:
-    """Mid-stance of one foot between swings: the stillest sample and the still stretch
-    around it (stillness score within ``foot_still_margin`` of its minimum).
-
-    Args:
-        gyr_z: (N,) foot gyr_z, rad/s. acc: (N, 3) foot acc, m/s².
-    Returns:
-        (M, 3) int rows (stillest index, stretch start, stretch stop exclusive);
-        stretches with NaN are skipped.
-    """
-    w = _moving_average(np.abs(gyr_z), max(1, round(0.05 / h) | 1))
-    period = _stride_period(gyr_z, h, cfg)
-    if period is None:
-        return np.zeros((0, 3), dtype=np.int64)
-    peaks = _local_maxima(w, cfg.swing_peak_rad_s, max(1, int(0.6 * period / h)))
-    # sustained stillness: |ω| and the deviation of |acc| from g, averaged over ~0.1 s
-    # (a swing turnaround is still only for an instant)
-    raw = np.abs(gyr_z) + 2.0 * np.abs(np.linalg.norm(acc, axis=1) - G) / G
-    score = _moving_average(raw, max(1, round(cfg.still_window_s / h) | 1))
-    fine = _moving_average(raw, max(1, round(cfg.flat_instant_s / h) | 1))
-    out = []
-    for p0, p1 in itertools.pairwise(peaks):
-        seg = score[p0:p1]
-        if (p1 - p0) * h > cfg.max_stride_s or not np.isfinite(seg).all():
-            continue
-        k = int(np.argmin(seg))
-        still = seg <= seg[k] + cfg.foot_still_margin
-        lo = k
-        while lo > 0 and still[lo - 1]:
-            lo -= 1
-        hi = k + 1
-        while hi < seg.shape[0] and still[hi]:
-            hi += 1
-        if cfg.flat_instant_s > 0:
-            # the stillest instant inside the sustained-still stretch, ± half a window
-            k = lo + int(np.argmin(fine[p0 + lo : p0 + hi]))
-            half = max(1, round(cfg.flat_instant_s / h))
-            lo, hi = max(0, k - half), min(seg.shape[0], k + half + 1)
-        out.append((p0 + k, p0 + lo, p0 + hi))
-    return np.array(out, dtype=np.int64).reshape(-1, 3)
-
-
-def _prepare(rec: Recording, cfg: FunctionalSettings) -> tuple[Recording, bool]:
-    if rec.is_mean_cycle:
-        return tile_cycles(rec, cfg.mean_cycle_tiles), True
-    return rec, False
-
-
-def gait_orientation(rec: Recording, settings: FunctionalSettings | None = None) -> GaitOrientation:
-    """World orientation of every sensor over the good strides of a recording.
-
-    A mean-cycle recording is tiled first (``settings.mean_cycle_tiles``).
-
-    Raises:
-        InsufficientGaitError: no foot sensor, or fewer than ``min_strides`` good strides.
-    """
-    cfg = settings or FunctionalSettings()
-    rec, _ = _prepare(rec, cfg)
-    h = rec.meta.sample_period_s
-    names = list(rec.sensors)
-    imu = rec.imu
-    n = rec.n_samples
-    present = np.isfinite(imu[:, :, [0, 1, 5]]).all(axis=2).mean(axis=0)  # (S,)
-    usable = tuple(name for name, frac in zip(names, present, strict=True) if frac >= 0.5)
-    cols = np.array([names.index(u) for u in usable], dtype=np.int64)
-    feet = [f for f in ("foot_r", "foot_l") if f in usable]
-    if not feet:
-        raise InsufficientGaitError(
-            "functional calibration needs a foot sensor with at least half its samples"
-        )
-    flats = {
-        f: _mid_stances(imu[:, names.index(f), 5], imu[:, names.index(f), :3], h, cfg) for f in feet
-    }
-    ref = max(feet, key=lambda f: len(flats[f]))
-    ms = flats[ref][:, 0]
-    omega = imu[:, :, 5].copy()
-    sm = _moving_average(omega, max(1, round(cfg.smooth_s / h) | 1))
-    alpha = np.gradient(sm, h, axis=0)
-    acc = imu[:, :, :2].copy()
-    psi = np.full((n, len(names)), np.nan)
-    strides, rejected = [], []
-    planar = imu[:, cols][:, :, [0, 1, 5]]
-    pel = names.index("pelvis") if "pelvis" in usable else None
-    durations = np.diff(ms) * h
-    for k, (i0, i1) in enumerate(itertools.pairwise(ms)):
-        dur = durations[k]
-        local = float(np.median(durations[max(0, k - 2) : k + 3]))
-        if not cfg.min_stride_s <= dur <= cfg.max_stride_s:
-            rejected.append(f"stride at {i0 * h:.2f} s: {dur:.2f} s long")
-            continue
-        if abs(dur / local - 1.0) > cfg.max_stride_change:
-            rejected.append(f"stride at {i0 * h:.2f} s: {dur:.2f} s, neighbours {local:.2f} s")
-            continue
-        if not np.isfinite(planar[i0 : i1 + 1]).all():
-            rejected.append(f"stride at {i0 * h:.2f} s: missing samples")
-            continue
-        if pel is not None:
-            yaw = float(np.mean(imu[i0:i1, pel, 4]))
-            if abs(yaw) > cfg.max_yaw_rate_rad_s:
-                rejected.append(f"stride at {i0 * h:.2f} s: turning ({yaw:.2f} rad/s)")
-                continue
-        w = omega[i0:i1]
-        w0 = w - w.mean(0)
-        # trapezoidal integral (no half-sample lag)
-        rel = np.concatenate([np.zeros((1, w.shape[1])), np.cumsum(0.5 * (w0[1:] + w0[:-1]), 0)])
-        rel *= h
-        m = _rot(rel, acc[i0:i1]).mean(0)  # (S, 2) world mean specific force, up to R(c)
-        if np.any(np.abs(np.hypot(m[cols, 0], m[cols, 1]) - G) > 0.12 * G):
-            rejected.append(f"stride at {i0 * h:.2f} s: mean specific force is not g")
-            continue
-        c = np.arctan2(m[:, 0], m[:, 1])
-        psi[i0:i1, cols] = (rel + c)[:, cols]
-        strides.append((i0, i1))
-    if len(strides) < cfg.min_strides:
-        raise InsufficientGaitError(
-            f"{len(strides)} good strides (need {cfg.min_strides}); "
-            f"{len(ms)} mid-stances of {ref} found"
-            + (f"; rejected: {'; '.join(rejected[:5])}" if rejected else "")
-        )
-    return GaitOrientation(
-        psi, np.array(strides, dtype=np.int64), flats, omega, alpha, acc, rejected, usable
-    )
-
-
-def _k_matrix(omega: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """(N, 2, 2) K with K r = α ẑ × r − ω² r."""
-    k = np.empty((omega.shape[0], 2, 2))
-    k[:, 0, 0] = -(omega**2)
-    k[:, 0, 1] = -alpha
-    k[:, 1, 0] = alpha
-    k[:, 1, 1] = -(omega**2)
-    return k
-
-
-def joint_centre(
-    go: GaitOrientation, i: int, j: int, ridge: float = 1e-4, smooth: int = 1
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Joint centre between sensors i and j in each sensor's frame (linear LS).
-
-    ``smooth`` (odd, samples) is a moving average applied to acc, ω and α of both
-    sensors before the fit (1: none).
-
-    Returns:
-        r_i: (2,) joint centre relative to sensor i, sensor-i axes, m.
-        r_j: (2,) the same for sensor j.
-        rms: residual RMS of the specific-force mismatch, m/s².
-    """
-    rows_a, rows_b = [], []
-    om = _moving_average(go.omega[:, [i, j]], smooth)
-    al = _moving_average(go.alpha[:, [i, j]], smooth)
-    ac = _moving_average(go.acc[:, [i, j]], smooth)
-    for i0, i1 in go.strides:
-        sl = slice(i0, i1)
-        ki = _k_matrix(om[sl, 0], al[sl, 0])
-        kj = _k_matrix(om[sl, 1], al[sl, 1])
-        pi, pj = go.psi[sl, i], go.psi[sl, j]
-        # R(ψ) K columns, by rotating each column
-        ai = np.stack([_rot(pi, ki[:, :, q]) for q in range(2)], -1)  # (m, 2, 2)
-        aj = np.stack([_rot(pj, kj[:, :, q]) for q in range(2)], -1)
-        rows_a.append(np.concatenate([ai, -aj], -1).reshape(-1, 4))
-        rows_b.append((_rot(pj, ac[sl, 1]) - _rot(pi, ac[sl, 0])).reshape(-1))
-    a = np.concatenate(rows_a)
-    b = np.concatenate(rows_b)
-    ata = a.T @ a
-    lam = ridge * np.trace(ata) / 4.0
-    x = np.linalg.solve(ata + lam * np.eye(4), a.T @ b)
-    rms = float(np.sqrt(np.mean((a @ x - b) ** 2)))
-    return x[:2], x[2:], rms
 
 
 def _angle(v: np.ndarray) -> float:

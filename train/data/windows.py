@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
+import tensorflow.experimental.numpy as tnp
 
-from edge.features import static_features
+from edge.features import model_features, static_features
 from edge.recording import PLANAR_CHANNEL_INDEX, Recording
 from train.inputs import sensor_positions
 
@@ -78,18 +79,16 @@ def make_dataset(
 
     Each batch adds fresh white noise to the measured IMU (the network input and the
     IMU loss target see the same noisy measurement) and appends ``features``: (B, T, F)
-    normalised network input.
+    normalised network input from :func:`edge.features.model_features` (the device's
+    definition; a missing sample, NaN, becomes 0 there while the IMU loss skips it).
     """
-    mean = tf.constant(norm_mean, tf.float32)
-    std = tf.constant(norm_std, tf.float32)
+    mean = np.asarray(norm_mean, np.float32)
+    std = np.asarray(norm_std, np.float32)
     noise_scale = tf.constant([acc_noise, acc_noise, gyr_noise], tf.float32)
 
     def with_features(el: dict) -> dict:
         imu = el["imu"] + tf.random.normal(tf.shape(el["imu"])) * noise_scale
-        t = tf.shape(imu)[0]
-        flat = tf.reshape(imu, [t, -1])
-        static = tf.broadcast_to(el["static"][None, :], [t, tf.shape(el["static"])[0]])
-        feats = (tf.concat([flat, static], axis=-1) - mean) / std
+        feats = model_features(imu, el["static"], mean, std, xp=tnp)
         return {**el, "imu": imu, "features": feats}
 
     datasets = []

@@ -195,11 +195,12 @@ def simulate(spec: SynthSpec) -> Synthesis:
         source="SSPINNpose synthetic gait generator (train.data.synthetic)",
         note="Synthetic: planar gait2dc body model, virtual IMU, inverse dynamics. "
         "Sensor positions are nominal; the signals come from jittered placements. "
-        "calibration.mounting and truth_mounting_rad are the generator's truth (not known "
-        "to a user); the IMU columns are in the mounted sensor frames.",
-        calibration={"mounting": {"method": "synthetic-truth", "sensors": mounting}},
+        "truth_mounting_rad and synthetic.truth_mounting are the generator's truth (not "
+        "known to a user, no calibration applied); the IMU columns are in the mounted "
+        "sensor frames.",
         truth_mounting_rad={name: m["angle_rad"] for name, m in mounting.items()},
         synthetic={
+            "truth_mounting": mounting,
             "spec": spec.model_dump(mode="json"),
             "actual_positions_m": placement.actual.round(5).tolist(),
             "mounting_rotation": placement.rotation.round(6).tolist(),
