@@ -85,6 +85,20 @@ def _standing_capture(beta: np.ndarray, n: int = 300, seed: int = 1) -> np.ndarr
     return from_segment_axes(seg, beta)
 
 
+def test_a_device_applied_alignment_leaves_nothing_to_undo() -> None:
+    """The daemon records data after applying ``cmd/calibrate`` alignment and writes
+    ``{"kind": ..., **result}`` into the sidecar: only a gyro-bias calibration leaves the
+    mounting in the data."""
+    beta = np.radians([3.0, -12.0, 20.0, -7.0, 9.0, -15.0, 25.0])
+    cal = calibrate_still(_standing_capture(beta), NAMES, 100.0).to_sidecar()
+    aligned = Mounting.from_sidecar({"kind": "alignment", **cal})
+    bias_only = Mounting.from_sidecar({"kind": "gyro_bias", **cal})
+    assert aligned is not None and bias_only is not None
+    np.testing.assert_allclose(aligned.angles(NAMES), 0.0)
+    assert all(v.method == "still" for v in aligned.sensors.values())
+    np.testing.assert_allclose(np.degrees(bias_only.angles(NAMES)), np.degrees(beta), atol=0.05)
+
+
 def test_still_calibration_sign_matches_and_sidecar_reads_it() -> None:
     beta = np.radians([3.0, -12.0, 20.0, -7.0, 9.0, -15.0, 25.0])
     cal = calibrate_still(_standing_capture(beta), NAMES, 100.0)

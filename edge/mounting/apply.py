@@ -215,17 +215,26 @@ class Mounting(BaseModel):
     @classmethod
     def from_still(cls, calibration: Mapping[str, Any]) -> Mounting:
         """From a ``calibrate_still`` result (``CalibrationResult.to_sidecar()``): each
-        ``sensors[name].sagittal_angle_rad`` is β with this module's sign."""
+        ``sensors[name].sagittal_angle_rad`` is β with this module's sign.
+
+        A recording made by the daemon after ``cmd/calibrate`` with ``kind = "alignment"``
+        holds data the device has already turned into segment axes (the sidecar's
+        ``calibration`` says what was applied): the mounting left to undo is then 0.
+        With ``kind = "gyro_bias"`` (or no ``kind``: a standing capture stored beside the
+        data) the rotation was not applied, and β is what remains to undo."""
+        applied = calibration.get("kind") == "alignment"
         sensors = {}
         for name, cal in dict(calibration.get("sensors", {})).items():
             if "sagittal_angle_rad" not in cal:
                 continue
             sensors[name] = SensorMounting(
-                angle_rad=float(cal["sagittal_angle_rad"]),
+                angle_rad=0.0 if applied else float(cal["sagittal_angle_rad"]),
                 method="still",
                 uncertainty_rad=0.0,
                 confidence=1.0,
-                cue="standing capture: gravity direction (calibrate_still)",
+                cue="standing capture, already applied on the device"
+                if applied
+                else "standing capture: gravity direction (calibrate_still)",
             )
         return cls(sensors=sensors, warnings=list(calibration.get("warnings", [])))
 
