@@ -77,13 +77,17 @@ def _run_convert(argv: list[str]) -> int:
         return 2
     key = load_signing_key(args.sign) if args.sign else None
     recordings = args.data if args.data else _default_recordings()
-    result = convert_checkpoint(
-        checkpoint,
-        args.quantize,
-        recordings,
-        signing_key=key,
-        provenance={"converted_from": str(checkpoint)},
-    )
+    try:
+        result = convert_checkpoint(
+            checkpoint,
+            args.quantize,
+            recordings,
+            signing_key=key,
+            provenance={"converted_from": str(checkpoint)},
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     write_bundle(args.out, result.bundle_bytes)
     report_path = args.report or args.out.with_suffix(".report.json")
     report_path.write_text(json.dumps(result.report, indent=2) + "\n")

@@ -132,6 +132,11 @@ def convert_checkpoint(
             calibration and the parity check; mean cycles are tiled at the model rate.
     """
     model, meta = load_checkpoint(checkpoint)
+    if meta.input_axes != "sensor":
+        raise ValueError(
+            f"{checkpoint}: trained on segment-axis input (data.undo_mounting); the edge "
+            "runtime does not undo sensor mounting yet, so it cannot be converted"
+        )
     recs = [at_model_rate(r, meta.sample_rate_hz) for r in recordings]
     feature_sets = [_features(r, meta) for r in recs]
     with tempfile.TemporaryDirectory(prefix="sspinn-convert-") as tmp:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import keras
 import numpy as np
@@ -37,6 +37,11 @@ class CheckpointMeta(BaseModel):
     norm_std: list[float]
     created_utc: str
     step: int = 0
+    input_axes: Literal["sensor", "segment"] = Field(
+        "sensor",
+        description="'segment': trained on recordings with their mounting undone "
+        "(train.inputs.in_segment_axes), so inputs must be undone the same way",
+    )
     provenance: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
 

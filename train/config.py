@@ -36,6 +36,12 @@ class DataConfig(_Strict):
     )
     time_warp: float = Field(0.02, ge=0, le=0.2, description="Stride-to-stride duration jitter (±)")
     amplitude_jitter: float = Field(0.02, ge=0, le=0.2, description="Per-cycle amplitude (±)")
+    undo_mounting: bool = Field(
+        False,
+        description="Turn every recording into segment axes before windowing (the sidecar's "
+        "calibration, else the functional estimate from the gait; docs/calibration.md): the "
+        "model then expects segment-axis input. Off for the shipped model so far",
+    )
     acc_noise: float = Field(0.05, ge=0, description="m/s², white noise added to accelerometers")
     gyr_noise: float = Field(0.01, ge=0, description="rad/s, white noise added to gyroscopes")
 

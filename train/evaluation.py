@@ -19,7 +19,13 @@ import numpy as np
 
 from edge.output_spec import ANGLE_CHANNELS, GRF_CHANNELS, JOINT_NAMES, to_published
 from edge.recording import Recording, read_recording
-from train.inputs import at_model_rate, normalise, recording_features, sensor_positions
+from train.inputs import (
+    at_model_rate,
+    in_segment_axes,
+    normalise,
+    recording_features,
+    sensor_positions,
+)
 
 GRAVITY = 9.81
 JOINT_CHANNELS = list(JOINT_NAMES)
@@ -34,6 +40,8 @@ class LoadedModel:
     sample_rate_hz: float
     sensors: list[str]
     _impl: object = field(repr=False, default=None)
+    #: "segment" when the model expects its input with the sensor mounting undone.
+    input_axes: str = "sensor"
 
     def run(self, rec: Recording) -> dict[str, np.ndarray]:
         """Published groups (N, k) for a recording at the model rate, causal from t=0."""
@@ -41,6 +49,8 @@ class LoadedModel:
             from train.predict import predict_published
 
             model, meta = self._impl
+            if self.input_axes == "segment":
+                rec, _ = in_segment_axes(rec)
             mean, std = meta.norm_arrays()
             feats = normalise(recording_features(rec, self.sensors), mean, std)
             return predict_published(model, feats)
@@ -64,7 +74,9 @@ def load_model(path: str | Path) -> LoadedModel:
         from train.checkpoint import load_checkpoint
 
         model, meta = load_checkpoint(path)
-        return LoadedModel("checkpoint", path, meta.sample_rate_hz, meta.sensors, (model, meta))
+        return LoadedModel(
+            "checkpoint", path, meta.sample_rate_hz, meta.sensors, (model, meta), meta.input_axes
+        )
     if path.is_file():
         from edge.bundle import read_bundle
 
@@ -74,12 +86,12 @@ def load_model(path: str | Path) -> LoadedModel:
     raise FileNotFoundError(f"{path}: neither a checkpoint folder nor a bundle file")
 
 
-def mounting_report(rec: Recording) -> dict:
+def mounting_report(rec: Recording, *, applied: bool = False) -> dict:
     """The recording's sensor mounting (sidecar calibration, else estimated from the gait
     alone; see docs/calibration.md), for the report's ``mounting`` key: per sensor the
     sagittal angle β (deg), how it was found and its uncertainty. ``applied`` says whether
-    the model undid it before its input (not yet: the shipped model was trained on
-    uncorrected signals)."""
+    the model undid it before its input (a checkpoint trained with
+    ``data.undo_mounting``; the shipped model was trained on uncorrected signals)."""
     from edge.mounting import InsufficientGaitError, mounting_for
 
     try:
@@ -103,7 +115,7 @@ def mounting_report(rec: Recording) -> dict:
         if name in truth:  # a synthetic recording knows its true mounting
             values["truth_deg"] = round(math.degrees(float(truth[name])), 2)
             values["error_deg"] = round(values["angle_deg"] - values["truth_deg"], 2)
-    return {"applied": False, "sensors": sensors, "warnings": m.warnings}
+    return {"applied": applied, "sensors": sensors, "warnings": m.warnings}
 
 
 def _rmse(a: np.ndarray, b: np.ndarray) -> float:
@@ -196,7 +208,7 @@ def evaluate(
     fy = est["grf_y_r"] + est["grf_y_l"]
     metrics["flight_fraction"] = float(np.mean(fy < 5.0))  # total vertical GRF < 5 %BW
     metrics["peak_vertical_grf_bw_pct"] = float(np.max(fy))
-    metrics["mounting"] = mounting_report(rec)
+    metrics["mounting"] = mounting_report(rec, applied=model.input_axes == "segment")
     return Evaluation(metrics, rec.time_s[keep], est, truth, rec.meta.cycle_duration_s)
 
 

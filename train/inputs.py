@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.features import build_features, normalise_features, static_features
+from edge.mounting import Mounting, mounting_for
 from edge.recording import Recording, read_recording, resample, tile_cycles
 
 
@@ -24,6 +25,19 @@ def at_model_rate(rec: Recording | str | Path, rate_hz: float, min_cycles: int =
     if math.isclose(rec.sample_rate_hz, rate_hz, rel_tol=1e-6):
         return rec
     return resample(rec, rate_hz)
+
+
+def in_segment_axes(rec: Recording) -> tuple[Recording, Mounting]:
+    """The recording with its sensor mounting undone (IMU in segment axes) and that
+    mounting: what the sidecar's calibration leaves to undo, else the functional estimate
+    from the gait alone (``edge.mounting.mounting_for``; never a truth key).
+
+    Raises:
+        edge.mounting.InsufficientGaitError: no stored mounting and too little gait.
+    """
+    mounting = mounting_for(rec)
+    imu = mounting.to_segment_axes(rec.imu, rec.sensors)
+    return Recording(rec.time_s, rec.sensors, imu, rec.meta, rec.truth, rec.path), mounting
 
 
 def sensor_positions(rec: Recording, sensors: list[str]) -> np.ndarray:

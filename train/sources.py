@@ -10,7 +10,7 @@ import numpy as np
 from edge.recording import Recording, bundled_recording_path, read_recording
 from train.config import DataConfig
 from train.data.augment import varied_tiling
-from train.inputs import at_model_rate
+from train.inputs import at_model_rate, in_segment_axes
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,9 @@ def real_sources(cfg: DataConfig, seed: int) -> list[Recording]:
             )
         else:
             rec = at_model_rate(rec, cfg.rate_hz)
+        if cfg.undo_mounting:
+            rec, mounting = in_segment_axes(rec)
+            log.info("%s: mounting undone (deg) %s", spec, np.degrees(mounting.angles(rec.sensors)))
         out.append(rec)
         log.info("real source %s: %d samples at %.0f Hz", spec, rec.n_samples, cfg.rate_hz)
     return out
@@ -56,4 +59,7 @@ def synthetic_sources(cfg: DataConfig, seed: int) -> list[Recording]:
             "not available"
         ) from exc
     recs = generate_training_set(minutes=cfg.synthetic_minutes, seed=seed, rate_hz=cfg.rate_hz)
-    return [r.without_truth() for r in recs]
+    recs = [r.without_truth() for r in recs]
+    if cfg.undo_mounting:  # estimated from the gait, as for a user: the truth stays unread
+        recs = [in_segment_axes(r)[0] for r in recs]
+    return recs

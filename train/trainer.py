@@ -98,6 +98,7 @@ class Trainer:
             norm_std=self.std.tolist(),
             created_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             step=step,
+            input_axes="segment" if self.cfg.data.undo_mounting else "sensor",
             provenance={
                 "config": self.cfg.model_dump(mode="json"),
                 "data": self.data_summary,
