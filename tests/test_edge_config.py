@@ -43,7 +43,9 @@ def test_example_file_validates_with_its_values():
     # relative paths are resolved against the file's folder
     assert cfg.recorder.dir == EXAMPLE.parent / "recordings"
     assert cfg.model.bundle == EXAMPLE.parent / "models" / "current.sspinn"
-    assert [len(k) for k in cfg.model.trusted_key_bytes()] == [32]
+    # no key ships: a published key (e.g. RFC 8032's test vector) must never be trusted
+    assert cfg.model.trusted_key_bytes() == []
+    assert "d75a980182b10ab7" not in EXAMPLE.read_text()
     assert cfg.sensors["pelvis"]["address"] == 0x68  # free-form table passed through
     assert validate_config_cli(EXAMPLE) == 0
 
