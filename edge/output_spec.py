@@ -223,9 +223,3 @@ def to_published(group: str, model_values: np.ndarray) -> np.ndarray:
     """Model-unit values (..., k) of a published group → published units (same shape)."""
     g = PUBLISHED[group]
     return np.asarray(model_values) * g.scale + g.offset
-
-
-def grf_from_contact(contact_bw: np.ndarray) -> np.ndarray:
-    """(..., 4) GRF per foot (x_r, y_r, x_l, y_l; BW) from (..., 8) point forces (NumPy)."""
-    c = np.asarray(contact_bw)
-    return np.concatenate([c[..., 0:2] + c[..., 2:4], c[..., 4:6] + c[..., 6:8]], axis=-1)

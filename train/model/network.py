@@ -57,7 +57,6 @@ __all__ = [
 
 #: (name, size) of each output group, in the order of the head's raw vector.
 OUTPUT_LAYOUT: tuple[tuple[str, int], ...] = tuple((g.name, g.size) for g in RAW_GROUPS)
-FRICTION_COEFFICIENT = CONTACT.friction
 
 
 class NetworkConfig(BaseModel):
