@@ -10,6 +10,7 @@ from train.physics import (
     COORDINATES,
     SENSORS,
     BodyParameters,
+    ContactConsistencyParameters,
     contact_consistency_terms,
     contact_equation_residual,
     forward_kinematics,
@@ -20,6 +21,8 @@ from train.physics import (
     penalty_contact_forces,
     virtual_imu,
 )
+from train.physics.contact import position_sliding_velocity
+from train.physics.reference import load_reference
 
 G = 9.81
 
@@ -178,6 +181,56 @@ def test_contact_consistency_terms_penalise_the_right_things() -> None:
     assert terms(below, vel, forces)["penetration"] > 8.0
     for key in ("off_ground", "sliding", "friction_cone", "negative_normal"):
         assert ok[key] < 0.05, (key, ok[key])
+
+
+def test_compliant_contact_lets_force_rise_before_and_into_the_ground() -> None:
+    params = ContactConsistencyParameters(compliance_m_per_bw=0.004, touchdown_band_m=0.004)
+    forces = np.zeros((1, 4, 2))
+    vel = np.zeros((1, 4, 2))
+
+    def at(height: float, fy: float) -> dict[str, float]:
+        pos = np.zeros((1, 4, 2))
+        pos[0, 0, 1] = height
+        f = forces.copy()
+        f[0, 0, 1] = fy
+        out = contact_consistency_terms(pos, vel, f, params)
+        return {k: float(v.numpy()[0]) for k, v in out.items()}
+
+    # 0.2 BW with the heel still 3 mm up: allowed (band 4 mm − 0.8 mm sink); rigid: not.
+    assert at(0.003, 0.2)["off_ground"] < 0.02
+    pos = np.zeros((1, 4, 2))
+    pos[0, :, 1] = [0.003, 0.5, 0.5, 0.5]
+    f = forces.copy()
+    f[0, 0, 1] = 0.2
+    assert float(contact_consistency_terms(pos, vel, f)["off_ground"][0]) > 0.05
+    # 2.5 BW must be carried 6 mm deep (10 mm sink − 4 mm band): at the surface it pays,
+    # and 8 mm deep is penetration it may have, not a rigid-ground violation.
+    assert at(0.0, 2.5)["off_ground"] > 1.0
+    assert at(-0.008, 2.5)["off_ground"] < 0.05
+    assert at(-0.008, 2.5)["penetration"] < 0.01
+    assert at(-0.008, 0.0)["penetration"] > 0.5
+
+
+def test_position_sliding_velocity_matches_the_velocity_kinematics() -> None:
+    """On the exact reference stride the no-slip velocity from positions (central
+    differences of the angles plus the pelvis velocity) agrees with the velocity
+    kinematics at the loaded points (the reference is discretised by backward Euler, so
+    central differences differ by O(dt), most in swing); a pelvis velocity off by
+    0.5 m/s shows as 0.5 m/s of sliding."""
+    ref = load_reference()
+    p = ref.body_parameters(tf.float64)
+    kin = forward_kinematics(ref.q, ref.qd, ref.qdd, p)
+    dt = float(ref.meta["h_s"])
+    v = position_sliding_velocity(kin.contact_pos[..., 0], ref.q[:, 0], ref.qd[:, 0], dt).numpy()
+    truth = kin.contact_vel.numpy()[..., 0]
+    inner = slice(2, -2)
+    loaded = ref.contact_force_bw[..., 1] > 0.1
+    assert np.sqrt(np.mean((v - truth)[loaded] ** 2)) < 0.035
+    assert np.sqrt(np.mean((v - truth)[inner] ** 2)) < 0.1
+    off = position_sliding_velocity(
+        kin.contact_pos[..., 0], ref.q[:, 0], ref.qd[:, 0] - 0.5, dt
+    ).numpy()
+    np.testing.assert_allclose((v - off)[inner], 0.5, atol=1e-9)
 
 
 def test_reference_contact_equations_on_constructed_states() -> None:

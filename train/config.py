@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from train.model.network import NetworkConfig
+
+if TYPE_CHECKING:
+    from train.physics.contact import ContactConsistencyParameters
 
 
 class _Strict(BaseModel):
@@ -78,6 +81,31 @@ class OptimConfig(_Strict):
     )
 
 
+class ContactConfig(_Strict):
+    """How the contact terms read the foot (``train.physics.contact``, docs/physics.md)."""
+
+    sliding_from: Literal["positions", "velocities"] = Field(
+        "velocities",
+        description="No-slip from the change of the points' positions (angles q and the "
+        "pelvis velocity) or from the velocity kinematics (q̇)",
+    )
+    compliance_m_per_bw: float = Field(
+        0.0, ge=0, le=0.05, description="m/BW a loaded point may press into the ground"
+    )
+    touchdown_band_m: float = Field(
+        0.0, ge=0, le=0.05, description="m above ground where a point may start to take load"
+    )
+
+    def parameters(self) -> ContactConsistencyParameters:
+        """The scales for ``contact_consistency_terms`` (imports TensorFlow)."""
+        from train.physics.contact import ContactConsistencyParameters
+
+        return ContactConsistencyParameters(
+            compliance_m_per_bw=self.compliance_m_per_bw,
+            touchdown_band_m=self.touchdown_band_m,
+        )
+
+
 class TrainConfig(_Strict):
     """Everything ``sspinn-train`` needs; saved with every checkpoint."""
 
@@ -86,6 +114,7 @@ class TrainConfig(_Strict):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     losses: LossWeights = Field(default_factory=LossWeights)
+    contact: ContactConfig = Field(default_factory=ContactConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     burn_in: int = Field(32, ge=0, description="Initial steps of each window left out of the loss")
     dtype: Literal["float32"] = "float32"

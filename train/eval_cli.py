@@ -36,6 +36,12 @@ def _format_table(metrics: dict) -> str:
             f"{metrics['speed_true_m_s']:.2f} m/s, error {metrics['speed_abs_err_m_s']:.3f} m/s"
         )
     lines.append(f"flight fraction: {metrics['flight_fraction']:.2f}")
+    for side, st in metrics.get("stance", {}).items():
+        peak = st["peak_vertical_grf_bw_pct"]
+        lines.append(
+            f"stance {side}: {100 * st['fraction']:.0f} % of frames, {st['phases']} phases, "
+            + (f"median peak vertical GRF {peak / 100:.2f} BW" if peak is not None else "no peak")
+        )
     mounting = metrics.get("mounting", {})
     if "sensors" in mounting:
         per = "  ".join(

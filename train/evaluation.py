@@ -208,8 +208,40 @@ def evaluate(
     fy = est["grf_y_r"] + est["grf_y_l"]
     metrics["flight_fraction"] = float(np.mean(fy < 5.0))  # total vertical GRF < 5 %BW
     metrics["peak_vertical_grf_bw_pct"] = float(np.max(fy))
+    metrics["stance"] = {
+        side: stance_summary(est[f"grf_y_{side}"]) for side in ("r", "l")
+    }
     metrics["mounting"] = mounting_report(rec, applied=model.input_axes == "segment")
     return Evaluation(metrics, rec.time_s[keep], est, truth, rec.meta.cycle_duration_s)
+
+
+def stance_summary(
+    fy_bw_pct: np.ndarray, threshold_bw_pct: float = 5.0
+) -> dict[str, float | int | None]:
+    """One foot's stance: the share of frames it carries load and its typical peak.
+
+    Args:
+        fy_bw_pct: (N,) the foot's vertical GRF, %BW.
+        threshold_bw_pct: load that counts as contact, %BW.
+
+    Returns:
+        ``fraction`` of frames in contact (0..1), ``phases``: complete contact phases
+        (not cut by the start or end), ``peak_vertical_grf_bw_pct``: median over those
+        phases of each phase's peak (None when there is none).
+    """
+    on = np.asarray(fy_bw_pct) > threshold_bw_pct
+    edges = np.flatnonzero(np.diff(on.astype(np.int8)))
+    peaks = []
+    starts = edges[~on[edges]] + 1  # off → on
+    for start in starts:
+        ends = edges[(edges >= start) & on[edges]]
+        if ends.size:
+            peaks.append(float(np.max(fy_bw_pct[start : ends[0] + 1])))
+    return {
+        "fraction": float(np.mean(on)),
+        "phases": len(peaks),
+        "peak_vertical_grf_bw_pct": float(np.median(peaks)) if peaks else None,
+    }
 
 
 def _fold(

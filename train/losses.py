@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from edge.output_spec import ANGLE_SLICE, RAW, UNOBSERVED_Q
-from train.config import LossWeights
+from train.config import ContactConfig, LossWeights
 from train.physics import SENSORS, BodyParameters, physics_loss_terms
 
 #: Typical magnitudes of q̇ and q̈ per coordinate (normalise temporal errors): the
@@ -69,7 +69,11 @@ def _softplus_sq(x: tf.Tensor) -> tf.Tensor:
 
 @tf.autograph.experimental.do_not_convert
 def loss_terms(
-    outputs: dict[str, tf.Tensor], batch: dict[str, tf.Tensor], dt: float, burn_in: int
+    outputs: dict[str, tf.Tensor],
+    batch: dict[str, tf.Tensor],
+    dt: float,
+    burn_in: int,
+    contact: ContactConfig | None = None,
 ) -> dict[str, tf.Tensor]:
     """All terms (scalars) for one batch.
 
@@ -79,7 +83,9 @@ def loss_terms(
             ``positions`` (B, S, 2) m.
         dt: sample period, s.
         burn_in: initial steps excluded (the causal LSTM starts from a zero state).
+        contact: how the contact terms read the foot; default :class:`ContactConfig`.
     """
+    contact = contact or ContactConfig()
     sl = slice(burn_in, None)
     q, qd, qdd = outputs["q"][:, sl], outputs["qd"][:, sl], outputs["qdd"][:, sl]
     height, mass = batch["height_m"], batch["mass_kg"]
@@ -100,6 +106,8 @@ def loss_terms(
         sensor_segments=SENSORS,
         sensor_positions=batch["positions"],
         measured_imu=batch["imu"][:, sl],
+        contact_params=contact.parameters(),
+        sliding_dt=dt if contact.sliding_from == "positions" else None,
     )
     out = {name: tf.reduce_mean(value) for name, value in terms.items()}
 

@@ -41,6 +41,11 @@ def evaluation_report(model_path: str | Path, out_dir: str | Path) -> dict:
     summary = {}
     for name, m in results.items():
         summary[name] = {
+            f"stance_{side}_{k}": v
+            for side, st in m.get("stance", {}).items()
+            for k, v in st.items()
+            if k != "phases"
+        } | {
             k: (v["mean"] if isinstance(v, dict) and "mean" in v else v)
             for k, v in m.items()
             if k

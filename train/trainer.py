@@ -144,7 +144,7 @@ class Trainer:
         def train_step(batch: dict, ramp: tf.Tensor) -> tuple:
             with tf.GradientTape() as tape:
                 outputs = model(batch["features"], training=True)
-                terms = loss_terms(outputs, batch, dt, burn_in)
+                terms = loss_terms(outputs, batch, dt, burn_in, cfg.contact)
                 loss = total_loss(terms, weights, ramp)
             grads = tape.gradient(loss, model.trainable_variables)
             grads, norm = tf.clip_by_global_norm(grads, clip)

@@ -90,6 +90,12 @@ class ContactConsistencyParameters:
         smoothing_length: m; smoothing of max(·, 0) on heights.
         smoothing_velocity: m/s; smoothing of |vx|.
         smoothing_force: BW; smoothing of max(·, 0) and |·| on forces.
+        compliance_m_per_bw: m/BW; a soft heel pad and shoe sole: a point loaded with Fy
+            may sit Fy·compliance below the ground (penetration allows for it) and must
+            sit at most ``touchdown_band_m − Fy·compliance`` above it (off_ground). 0 is
+            the rigid ground.
+        touchdown_band_m: m; a point this close above the ground may start to take load,
+            so force rises as the foot settles instead of jumping at first contact.
     """
 
     friction_coefficient: float = 1.0
@@ -99,6 +105,8 @@ class ContactConsistencyParameters:
     smoothing_length: float = 0.0005
     smoothing_velocity: float = 0.002
     smoothing_force: float = 0.005
+    compliance_m_per_bw: float = 0.0
+    touchdown_band_m: float = 0.0
 
 
 def _smooth_abs(x: tf.Tensor, eps: float) -> tf.Tensor:
@@ -110,6 +118,7 @@ def contact_consistency_terms(
     contact_vel: tf.Tensor,
     forces_bw: tf.Tensor,
     params: ContactConsistencyParameters | None = None,
+    sliding_vel_x: tf.Tensor | None = None,
 ) -> dict[str, tf.Tensor]:
     """Smooth penalties tying predicted contact forces to foot kinematics.
 
@@ -119,14 +128,18 @@ def contact_consistency_terms(
         contact_vel: (..., T, 4, 2) their velocities, m/s (``Kinematics.contact_vel``).
         forces_bw: (..., T, 4, 2) predicted ground-on-foot forces (Fx, Fy), BW.
         params: scales; default :class:`ContactConsistencyParameters`.
+        sliding_vel_x: (..., T, 4) horizontal point velocities, m/s, for the sliding term
+            (e.g. :func:`position_sliding_velocity`); default ``contact_vel[..., 0]``.
 
     Returns:
-        Per-frame terms (..., T), each summed over the 4 points, dimensionless, >= 0:
+        Per-frame terms (..., T), each summed over the 4 points, dimensionless, >= 0
+        (F = max(Fy, 0), c = compliance, b = touchdown band; rigid ground: c = b = 0):
         ``negative_normal``: (max(−Fy, 0))², normal force must push (BW²);
-        ``off_ground``: max(Fy, 0)·max(y − offset, 0)/height_scale, no force in the air;
+        ``off_ground``: F·max(y − offset − b + c·F, 0)/height_scale, no force in the air;
         ``sliding``: max(Fy, 0)·|vx|/velocity_scale, no sliding under load;
         ``friction_cone``: (max(|Fx| − μ max(Fy, 0), 0))², |Fx| <= μ Fy;
-        ``penetration``: (max(offset − y, 0)/height_scale)², points stay above ground.
+        ``penetration``: (max(offset − c·F − y, 0)/height_scale)², points stay above
+        ground (a loaded point may press c·F into it).
     """
     p = params or ContactConsistencyParameters()
     forces_bw = tf.convert_to_tensor(forces_bw)
@@ -140,9 +153,11 @@ def contact_consistency_terms(
     cone = softpos(
         _smooth_abs(fx, p.smoothing_force) - p.friction_coefficient * fy_pos, p.smoothing_force
     )
-    above = softpos(height, p.smoothing_length) / p.height_scale
-    below = softpos(-height, p.smoothing_length) / p.height_scale
-    slide = _smooth_abs(contact_vel[..., 0], p.smoothing_velocity) / p.velocity_scale
+    sink = p.compliance_m_per_bw * fy_pos
+    above = softpos(height - p.touchdown_band_m + sink, p.smoothing_length) / p.height_scale
+    below = softpos(-height - sink, p.smoothing_length) / p.height_scale
+    vx = contact_vel[..., 0] if sliding_vel_x is None else tf.cast(sliding_vel_x, dtype)
+    slide = _smooth_abs(vx, p.smoothing_velocity) / p.velocity_scale
     return {
         "negative_normal": tf.reduce_sum(neg * neg, axis=-1),
         "off_ground": tf.reduce_sum(fy_pos * above, axis=-1),
@@ -150,6 +165,32 @@ def contact_consistency_terms(
         "friction_cone": tf.reduce_sum(cone * cone, axis=-1),
         "penetration": tf.reduce_sum(below * below, axis=-1),
     }
+
+
+def position_sliding_velocity(
+    contact_x: tf.Tensor, pelvis_tx: tf.Tensor, pelvis_vx: tf.Tensor, dt: float
+) -> tf.Tensor:
+    """(..., T, 4) horizontal contact-point velocities from the change of the points'
+    positions over time, m/s: central differences of x relative to the pelvis (a
+    function of the angles q only) plus the pelvis velocity averaged over the step.
+
+    The no-slip condition then ties the forward speed to how the angles move, which the
+    IMUs observe well, and not to the predicted joint velocities q̇, which a network can
+    bias (a stance leg that rotates too slowly in q̇ lets the pelvis go too slowly
+    without any point sliding in the velocity kinematics).
+
+    Args:
+        contact_x: (..., T, 4) point x positions, ground frame, m.
+        pelvis_tx: (..., T) the pelvis_tx coordinate the positions were computed with, m.
+        pelvis_vx: (..., T) forward pelvis velocity q̇[0], m/s.
+        dt: sample period, s.
+    """
+    rel = contact_x - pelvis_tx[..., None]
+    v_mid = (rel[..., 1:, :] - rel[..., :-1, :]) / dt + 0.5 * (
+        pelvis_vx[..., 1:, None] + pelvis_vx[..., :-1, None]
+    )
+    inner = 0.5 * (v_mid[..., 1:, :] + v_mid[..., :-1, :])
+    return tf.concat([v_mid[..., :1, :], inner, v_mid[..., -1:, :]], axis=-2)
 
 
 @dataclass(frozen=True)

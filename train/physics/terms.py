@@ -12,7 +12,11 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from train.physics.contact import ContactConsistencyParameters, contact_consistency_terms
+from train.physics.contact import (
+    ContactConsistencyParameters,
+    contact_consistency_terms,
+    position_sliding_velocity,
+)
 from train.physics.dynamics import kane_residual, normalise_residual
 from train.physics.kinematics import forward_kinematics
 from train.physics.parameters import BodyParameters
@@ -77,6 +81,7 @@ def physics_loss_terms(
     measured_imu: tf.Tensor | None = None,
     contact_params: ContactConsistencyParameters | None = None,
     air_drag: bool = False,
+    sliding_dt: float | None = None,
 ) -> dict[str, tf.Tensor]:
     """All per-frame physics terms, each (..., T), sharing one forward kinematics.
 
@@ -91,6 +96,9 @@ def physics_loss_terms(
             acc_y, gyr_z; the IMU terms are computed when all three are given.
         contact_params: scales of the contact terms.
         air_drag: include air drag in the residual.
+        sliding_dt: sample period (s) of consecutive frames; when given, the sliding
+            term uses :func:`position_sliding_velocity` (needs T >= 2), else the
+            point velocities of the kinematics.
 
     Returns:
         ``eom`` (see :func:`eom_loss`), the five contact terms of
@@ -103,8 +111,15 @@ def physics_loss_terms(
     forces_bw = tf.convert_to_tensor(contact_forces, dtype=res.dtype) / _per_body(
         p.body_weight, p, 2
     )
+    slide_vx = None
+    if sliding_dt is not None:
+        slide_vx = position_sliding_velocity(
+            kin.contact_pos[..., 0], q[..., 0], qd[..., 0], sliding_dt
+        )
     terms.update(
-        contact_consistency_terms(kin.contact_pos, kin.contact_vel, forces_bw, contact_params)
+        contact_consistency_terms(
+            kin.contact_pos, kin.contact_vel, forces_bw, contact_params, slide_vx
+        )
     )
     if sensor_segments is not None and sensor_positions is not None and measured_imu is not None:
         imu = virtual_imu(q, qd, qdd, p, sensor_segments, sensor_positions, kin=kin)
