@@ -208,9 +208,7 @@ def evaluate(
     fy = est["grf_y_r"] + est["grf_y_l"]
     metrics["flight_fraction"] = float(np.mean(fy < 5.0))  # total vertical GRF < 5 %BW
     metrics["peak_vertical_grf_bw_pct"] = float(np.max(fy))
-    metrics["stance"] = {
-        side: stance_summary(est[f"grf_y_{side}"]) for side in ("r", "l")
-    }
+    metrics["stance"] = {side: stance_summary(est[f"grf_y_{side}"]) for side in ("r", "l")}
     metrics["mounting"] = mounting_report(rec, applied=model.input_axes == "segment")
     return Evaluation(metrics, rec.time_s[keep], est, truth, rec.meta.cycle_duration_s)
 
