@@ -19,9 +19,9 @@ from train.physics import (
     kane_residual,
     passive_moments,
     penalty_contact_forces,
+    physics_loss_terms,
     virtual_imu,
 )
-from train.physics.contact import position_sliding_velocity
 from train.physics.reference import load_reference
 
 G = 9.81
@@ -211,26 +211,47 @@ def test_compliant_contact_lets_force_rise_before_and_into_the_ground() -> None:
     assert at(-0.008, 0.0)["penetration"] > 0.5
 
 
-def test_position_sliding_velocity_matches_the_velocity_kinematics() -> None:
-    """On the exact reference stride the no-slip velocity from positions (central
-    differences of the angles plus the pelvis velocity) agrees with the velocity
-    kinematics at the loaded points (the reference is discretised by backward Euler, so
-    central differences differ by O(dt), most in swing); a pelvis velocity off by
-    0.5 m/s shows as 0.5 m/s of sliding."""
+def test_no_slip_from_gyroscopes_sees_the_pelvis_speed_not_the_models_joint_rates() -> None:
+    """With the measured segment angular velocities, the stance foot's velocity equals
+    the exact kinematics on the reference stride, and a network that slows its stance
+    leg in q̇ (hip rates biased by 0.55 rad/s) cannot hide a pelvis that is 0.5 m/s slow:
+    the loaded points then slide by 0.5 m/s."""
     ref = load_reference()
     p = ref.body_parameters(tf.float64)
+    forces = tf.constant(ref.contact_force_n)
     kin = forward_kinematics(ref.q, ref.qd, ref.qdd, p)
-    dt = float(ref.meta["h_s"])
-    v = position_sliding_velocity(kin.contact_pos[..., 0], ref.q[:, 0], ref.qd[:, 0], dt).numpy()
-    truth = kin.contact_vel.numpy()[..., 0]
-    inner = slice(2, -2)
-    loaded = ref.contact_force_bw[..., 1] > 0.1
-    assert np.sqrt(np.mean((v - truth)[loaded] ** 2)) < 0.035
-    assert np.sqrt(np.mean((v - truth)[inner] ** 2)) < 0.1
-    off = position_sliding_velocity(
-        kin.contact_pos[..., 0], ref.q[:, 0], ref.qd[:, 0] - 0.5, dt
-    ).numpy()
-    np.testing.assert_allclose((v - off)[inner], 0.5, atol=1e-9)
+    gyr = ref.imu[..., 2]
+    np.testing.assert_allclose(
+        kin.contact_vel_given_omega(gyr).numpy(), kin.contact_vel.numpy(), atol=1e-6
+    )
+    slow = ref.qd.copy()
+    slow[:, 0] -= 0.5
+    slow[:, [3, 6]] += 0.55  # ≈ 0.5 m/s over a 0.9 m stance leg
+    loaded = ref.contact_force_bw[..., 1] > 0.2
+
+    def slide(from_gyro: bool) -> float:
+        out = physics_loss_terms(
+            ref.q, slow, ref.qdd, ref.moments, forces, p,
+            sensor_segments=SENSORS, sensor_positions=ref.sensor_positions,
+            measured_imu=ref.imu, sliding_from_gyroscopes=from_gyro,
+        )  # fmt: skip
+        return float(np.mean(out["sliding"].numpy()[loaded.any(axis=1)]))
+
+    kin_slow = forward_kinematics(ref.q, slow, ref.qdd, p)
+    v = kin_slow.contact_vel_given_omega(gyr).numpy()[..., 0]
+    np.testing.assert_allclose(v[loaded], kin.contact_vel.numpy()[..., 0][loaded] - 0.5, atol=1e-6)
+    assert slide(True) > 5 * slide(False)
+    # Gyroscopes missing (NaN): the model's own rates, as without the option.
+    missing = ref.imu.copy()
+    missing[:, :, 2] = np.nan
+    out = physics_loss_terms(
+        ref.q, slow, ref.qdd, ref.moments, forces, p,
+        sensor_segments=SENSORS, sensor_positions=ref.sensor_positions,
+        measured_imu=missing, sliding_from_gyroscopes=True,
+    )  # fmt: skip
+    np.testing.assert_allclose(
+        float(np.mean(out["sliding"].numpy()[loaded.any(axis=1)])), slide(False), rtol=1e-9
+    )
 
 
 def test_reference_contact_equations_on_constructed_states() -> None:

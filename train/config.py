@@ -84,10 +84,10 @@ class OptimConfig(_Strict):
 class ContactConfig(_Strict):
     """How the contact terms read the foot (``train.physics.contact``, docs/physics.md)."""
 
-    sliding_from: Literal["positions", "velocities"] = Field(
+    sliding_from: Literal["gyroscopes", "velocities"] = Field(
         "velocities",
-        description="No-slip from the change of the points' positions (angles q and the "
-        "pelvis velocity) or from the velocity kinematics (q̇)",
+        description="No-slip with the segments' angular velocities as the gyroscopes "
+        "measured them, or as the model's q̇ says",
     )
     compliance_m_per_bw: float = Field(
         0.0, ge=0, le=0.05, description="m/BW a loaded point may press into the ground"

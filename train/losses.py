@@ -107,7 +107,7 @@ def loss_terms(
         sensor_positions=batch["positions"],
         measured_imu=batch["imu"][:, sl],
         contact_params=contact.parameters(),
-        sliding_dt=dt if contact.sliding_from == "positions" else None,
+        sliding_from_gyroscopes=contact.sliding_from == "gyroscopes",
     )
     out = {name: tf.reduce_mean(value) for name, value in terms.items()}
 

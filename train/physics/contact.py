@@ -129,7 +129,8 @@ def contact_consistency_terms(
         forces_bw: (..., T, 4, 2) predicted ground-on-foot forces (Fx, Fy), BW.
         params: scales; default :class:`ContactConsistencyParameters`.
         sliding_vel_x: (..., T, 4) horizontal point velocities, m/s, for the sliding term
-            (e.g. :func:`position_sliding_velocity`); default ``contact_vel[..., 0]``.
+            (e.g. with the measured segment angular velocities,
+            ``Kinematics.contact_vel_given_omega``); default ``contact_vel[..., 0]``.
 
     Returns:
         Per-frame terms (..., T), each summed over the 4 points, dimensionless, >= 0
@@ -165,32 +166,6 @@ def contact_consistency_terms(
         "friction_cone": tf.reduce_sum(cone * cone, axis=-1),
         "penetration": tf.reduce_sum(below * below, axis=-1),
     }
-
-
-def position_sliding_velocity(
-    contact_x: tf.Tensor, pelvis_tx: tf.Tensor, pelvis_vx: tf.Tensor, dt: float
-) -> tf.Tensor:
-    """(..., T, 4) horizontal contact-point velocities from the change of the points'
-    positions over time, m/s: central differences of x relative to the pelvis (a
-    function of the angles q only) plus the pelvis velocity averaged over the step.
-
-    The no-slip condition then ties the forward speed to how the angles move, which the
-    IMUs observe well, and not to the predicted joint velocities q̇, which a network can
-    bias (a stance leg that rotates too slowly in q̇ lets the pelvis go too slowly
-    without any point sliding in the velocity kinematics).
-
-    Args:
-        contact_x: (..., T, 4) point x positions, ground frame, m.
-        pelvis_tx: (..., T) the pelvis_tx coordinate the positions were computed with, m.
-        pelvis_vx: (..., T) forward pelvis velocity q̇[0], m/s.
-        dt: sample period, s.
-    """
-    rel = contact_x - pelvis_tx[..., None]
-    v_mid = (rel[..., 1:, :] - rel[..., :-1, :]) / dt + 0.5 * (
-        pelvis_vx[..., 1:, None] + pelvis_vx[..., :-1, None]
-    )
-    inner = 0.5 * (v_mid[..., 1:, :] + v_mid[..., :-1, :])
-    return tf.concat([v_mid[..., :1, :], inner, v_mid[..., -1:, :]], axis=-2)
 
 
 @dataclass(frozen=True)

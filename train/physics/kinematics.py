@@ -183,6 +183,19 @@ class Kinematics:
         """(..., T, 4, 2) m/s²."""
         return self._stack(2, CONTACT_SLICE)
 
+    def contact_vel_given_omega(self, omega: tf.Tensor) -> tf.Tensor:
+        """(..., T, 4, 2) contact-point velocities (m/s, ground frame) with the segments'
+        absolute angular velocities replaced by ``omega`` (..., T, 7), rad/s, in
+        ``SEGMENTS`` order (e.g. measured by gyroscopes); positions and the pelvis
+        velocity are this kinematics' own."""
+        omega = tf.convert_to_tensor(omega, dtype=self.angle.dtype)
+        ud = tf.concat([-omega * tf.sin(self.angle), omega * tf.cos(self.angle)], axis=-1)
+        rel = tf.linalg.matmul(ud, point_matrix(self.params))
+        sl = CONTACT_SLICE
+        x = rel[..., sl] + self.hip_vel[..., 0:1]
+        y = rel[..., N_POINTS + sl.start : N_POINTS + sl.stop] + self.hip_vel[..., 1:2]
+        return tf.stack([x, y], axis=-1)
+
     def joint_centres(self, order: int = 0) -> tf.Tensor:
         """(..., T, 5, 2) hip, knee_r, ankle_r, knee_l, ankle_l (``JOINT_CENTRES``), ground
         frame: position (order 0, m), velocity (1, m/s) or acceleration (2, m/s²)."""

@@ -12,11 +12,8 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from train.physics.contact import (
-    ContactConsistencyParameters,
-    contact_consistency_terms,
-    position_sliding_velocity,
-)
+from train.physics.contact import ContactConsistencyParameters, contact_consistency_terms
+from train.physics.constants import N_SEGMENTS, segment_index
 from train.physics.dynamics import kane_residual, normalise_residual
 from train.physics.kinematics import forward_kinematics
 from train.physics.parameters import BodyParameters
@@ -81,7 +78,7 @@ def physics_loss_terms(
     measured_imu: tf.Tensor | None = None,
     contact_params: ContactConsistencyParameters | None = None,
     air_drag: bool = False,
-    sliding_dt: float | None = None,
+    sliding_from_gyroscopes: bool = False,
 ) -> dict[str, tf.Tensor]:
     """All per-frame physics terms, each (..., T), sharing one forward kinematics.
 
@@ -96,9 +93,11 @@ def physics_loss_terms(
             acc_y, gyr_z; the IMU terms are computed when all three are given.
         contact_params: scales of the contact terms.
         air_drag: include air drag in the residual.
-        sliding_dt: sample period (s) of consecutive frames; when given, the sliding
-            term uses :func:`position_sliding_velocity` (needs T >= 2), else the
-            point velocities of the kinematics.
+        sliding_from_gyroscopes: the sliding term reads the points' velocities with
+            the segments' angular velocities measured by the gyroscopes (``measured_imu``
+            gyr_z, one sensor per segment in ``SEGMENTS`` order; the model's own where a
+            value is missing) instead of the model's q̇: the stance foot then pins the
+            pelvis velocity to what the gyroscopes measured.
 
     Returns:
         ``eom`` (see :func:`eom_loss`), the five contact terms of
@@ -112,10 +111,17 @@ def physics_loss_terms(
         p.body_weight, p, 2
     )
     slide_vx = None
-    if sliding_dt is not None:
-        slide_vx = position_sliding_velocity(
-            kin.contact_pos[..., 0], q[..., 0], qd[..., 0], sliding_dt
-        )
+    if sliding_from_gyroscopes and measured_imu is not None and sensor_segments is not None:
+        gyr = tf.convert_to_tensor(measured_imu, dtype=res.dtype)[..., 2]
+        column = {segment_index(s): i for i, s in enumerate(sensor_segments)}
+        per_segment = []
+        for j in range(N_SEGMENTS):
+            own = kin.omega[..., j]
+            if j in column:
+                g = gyr[..., column[j]]
+                own = tf.where(tf.math.is_finite(g), g, own)
+            per_segment.append(own)
+        slide_vx = kin.contact_vel_given_omega(tf.stack(per_segment, axis=-1))[..., 0]
     terms.update(
         contact_consistency_terms(
             kin.contact_pos, kin.contact_vel, forces_bw, contact_params, slide_vx
