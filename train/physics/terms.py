@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import tensorflow as tf
 
-from train.physics.contact import ContactConsistencyParameters, contact_consistency_terms
 from train.physics.constants import N_SEGMENTS, segment_index
+from train.physics.contact import ContactConsistencyParameters, contact_consistency_terms
 from train.physics.dynamics import kane_residual, normalise_residual
 from train.physics.kinematics import forward_kinematics
 from train.physics.parameters import BodyParameters
