@@ -266,7 +266,14 @@ class ModelConfig(_Section):
         default_factory=list, description="Ed25519 public keys (hex or base64) of bundle signers"
     )
     require_signature: bool = Field(
-        default=False, description="Refuse bundles not signed by one of trusted_keys"
+        default=False,
+        description="Refuse unsigned bundles (with any trusted_keys they are refused anyway)",
+    )
+    factory_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="sha256 of the factory bundle file (written by the installer): that "
+        "exact file is trusted, signed or not; every other bundle follows the key rules",
     )
 
     @field_validator("bundle")
@@ -283,9 +290,17 @@ class ModelConfig(_Section):
 
     @model_validator(mode="after")
     def _signature_needs_keys(self) -> ModelConfig:
-        if self.require_signature and not self.trusted_keys:
-            raise ValueError("require_signature = true needs at least one trusted_keys entry")
+        if self.require_signature and not self.trusted_keys and not self.factory_sha256:
+            raise ValueError(
+                "require_signature = true needs at least one trusted_keys entry "
+                "(or a factory_sha256 pin)"
+            )
         return self
+
+    @property
+    def pinned_sha256(self) -> list[str]:
+        """Bundle files trusted by their hash (the factory bundle), lower-case hex."""
+        return [self.factory_sha256.lower()] if self.factory_sha256 else []
 
     def trusted_key_bytes(self) -> list[bytes]:
         """The trusted keys as 32-byte raw Ed25519 public keys."""

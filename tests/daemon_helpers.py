@@ -104,7 +104,7 @@ def make_daemon(
     """A daemon replaying P01_walking at 100 Hz, its model at ``tmp/models/current.sspinn``."""
     rec = replay_recording(read_recording(bundled_recording_path("P01_walking")), 100.0, seconds)
     model_dir = tmp / "models"
-    model_dir.mkdir(exist_ok=True)
+    model_dir.mkdir(parents=True, exist_ok=True)
     current = model_dir / "current.sspinn"
     current.write_bytes(bundle.read_bytes())
     cfg = simulation_config(

@@ -86,6 +86,7 @@ class Daemon:
             positions_m=positions,
             trusted_keys=cfg.model.trusted_keys,
             require_signature=cfg.model.require_signature,
+            pinned_sha256=cfg.model.pinned_sha256,
         )
         if bundle_path is not None:
             self.slot.load(bundle_path)
@@ -271,7 +272,7 @@ class Daemon:
     # ---- commands ---------------------------------------------------------------------
     def _on_model(self, upload: Any) -> dict[str, Any]:
         try:
-            result = self.slot.replace(upload.data)
+            result = self.slot.replace(upload.data, allow_downgrade=upload.allow_downgrade)
         except BundleError as exc:
             raise CommandError(f"model refused, the old model keeps running: {exc}") from exc
         self._republish_meta()
