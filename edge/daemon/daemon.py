@@ -188,8 +188,8 @@ class Daemon:
 
             def callback(tick):  # type: ignore[no-untyped-def]
                 inner(tick)
-                while self.link.queue_depth > 200:
-                    time.sleep(0.001)
+                while self.link.queue_depth > 200 and self.link.is_connected:
+                    time.sleep(0.001)  # (an unreachable broker must not stall the run)
 
         stats = self.sampler.run(callback, duration_s=duration_s, n_ticks=n_samples)
         self.publisher.flush()

@@ -151,18 +151,19 @@ def preflight(cfg: DaemonConfig, *, model: bool = True, sensors: bool = True) ->
     return problems
 
 
-def preflight_cli(path: str | Path) -> int:
-    """``sspinn-edge run --validate-config``: the config, then every start-up check.
+def preflight_cli(path: str | Path, *, startup: bool = True) -> int:
+    """``sspinn-edge run --validate-config``: the config file, then (with ``startup``)
+    every start-up check.
 
-    Prints ``OK ...`` (exit 0) or one line per problem, ``config error: FILE: SETTING:
-    REASON`` (exit 2).
+    Prints ``OK ...`` (exit 0) or the problems, one line each, ``config error: FILE:
+    SETTING: REASON`` (exit 2).
     """
     try:
         cfg = load_config(path)
     except ConfigError as exc:
         print(f"config error: {exc}")
         return 2
-    problems = preflight(cfg)
+    problems = preflight(cfg) if startup else []
     for key, reason in problems:
         print(f"config error: {path}: {key}: {reason}")
     if problems:
@@ -170,6 +171,7 @@ def preflight_cli(path: str | Path) -> int:
     model = cfg.model.bundle.name if cfg.model.bundle else "none"
     print(
         f"OK: {path} (device {cfg.device.id}, broker {cfg.mqtt.host}:{cfg.mqtt.port}, "
-        f"{cfg.sampling.rate_hz:g} Hz, model {model}, recordings in {cfg.recorder.dir})"
+        f"{cfg.sampling.rate_hz:g} Hz, publishing {cfg.publish_rate_hz:g} frames/s, "
+        f"model {model}, recordings in {cfg.recorder.dir})"
     )
     return 0
