@@ -151,7 +151,9 @@ def read_bundle(
     except BundleError:
         raise
     except Exception as exc:  # untrusted bytes: any failure to parse is a refusal
-        raise BundleError(f"{where} is not a valid bundle archive: {exc}") from exc
+        raise BundleError(
+            f"{where} is not a valid bundle archive (corrupt or tampered): {exc}"
+        ) from exc
     allowed = [MANIFEST_NAME, MODEL_NAME, SIGNATURE_NAME]
     expected = allowed if SIGNATURE_NAME in members else allowed[:2]
     if names != expected:
