@@ -100,6 +100,7 @@ def make_daemon(
     health_interval_s: float = 2.0,
     seconds: float = 120.0,
     model: dict | None = None,
+    mqtt_settings: dict | None = None,
 ) -> Daemon:
     """A daemon replaying P01_walking at 100 Hz, its model at ``tmp/models/current.sspinn``."""
     rec = replay_recording(read_recording(bundled_recording_path("P01_walking")), 100.0, seconds)
@@ -122,14 +123,19 @@ def make_daemon(
     data["mqtt"]["reconnect"] = {"min_s": 0.2, "max_s": 1.0}
     data["mqtt"]["keepalive_s"] = 5
     data["mqtt"]["health_interval_s"] = health_interval_s
+    data["mqtt"].update(mqtt_settings or {})
     return Daemon(DaemonConfig.model_validate(data), simulated_parts(rec, fast=fast))
 
 
-def command(broker, device: str, name: str, payload: dict, timeout_s: float = 15.0) -> dict:
-    """Send ``cmd/<name>`` and return its result."""
+def command(
+    broker, device: str, name: str, payload: dict, timeout_s: float = 15.0, **login: Any
+) -> dict:
+    """Send ``cmd/<name>`` (as ``username``/``password`` if given) and return its result."""
     result: list[dict] = []
     subscribed, answered = threading.Event(), threading.Event()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    if login:
+        client.username_pw_set(login["username"], login.get("password"))
     client.on_subscribe = lambda c, u, mid, rcs, p: subscribed.set()
 
     def on_message(c, u, msg):
@@ -171,3 +177,21 @@ def retained(broker, topic: str, timeout_s: float = 10.0) -> dict:
         client.loop_stop()
         client.disconnect()
     return json.loads(got[0])
+
+
+def publish_once(broker, topic: str, payload: bytes | str, **login: Any) -> None:
+    """Publish one QoS 1 message (as ``username``/``password`` if given) and wait for the
+    broker's PUBACK: by then the broker has routed it (or, under an ACL, dropped it)."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    if login:
+        client.username_pw_set(login["username"], login.get("password"))
+    connected = threading.Event()
+    client.on_connect = lambda c, u, f, rc, p: connected.set() if not rc.is_failure else None
+    client.connect(broker.host, broker.port, keepalive=5)
+    client.loop_start()
+    try:
+        assert connected.wait(10), f"not connected as {login.get('username', 'anonymous')}"
+        client.publish(topic, payload, qos=1).wait_for_publish(10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
