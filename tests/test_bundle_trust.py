@@ -193,3 +193,16 @@ def test_cmd_model_json_form_carries_the_downgrade_flag(shipped):
     assert reply["ok"] and reply["id"] == "r1" and seen == [True]
     reply = dispatcher.handle("model", json.dumps({"bundle": "!!", "id": 9}).encode())
     assert not reply["ok"] and reply["id"] == 9
+
+
+def test_keygen_prints_the_exact_config_line(tmp_path, capsys):
+    from converters.cli import main as convert_main
+    from edge.config import validate_config_text
+
+    assert convert_main(["keygen", "--out", str(tmp_path / "dev.key")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    line = out[-1]
+    pub = (tmp_path / "dev.key.pub").read_text().strip()
+    assert line == f'trusted_keys = ["{pub}"]'
+    text = '[device]\nid = "a"\n[participant]\nheight_m = 1.8\nmass_kg = 75\n[model]\n' + line
+    assert validate_config_text(text).model.trusted_keys == [pub]
