@@ -106,8 +106,10 @@ def _run_keygen(argv: list[str]) -> int:
     args = p.parse_args(argv)
     private, public = generate_keypair(args.out)
     print(f"private key: {private} (keep it secret; mode 0600)")
-    print(f"public key:  {public}: {public.read_text().strip()}")
-    print('put the public key into the device config: [model] trusted_keys = ["..."]')
+    key = public.read_text().strip()
+    print(f"public key:  {public}: {key}")
+    print("add this line to the [model] section of the device config (edge.toml):")
+    print(f'trusted_keys = ["{key}"]')
     return 0
 
 
@@ -127,6 +129,11 @@ def _run_push(argv: list[str]) -> int:
     p.add_argument("--tls-insecure", action="store_true", help="skip host name verification")
     p.add_argument("--username")
     p.add_argument("--password")
+    p.add_argument(
+        "--allow-downgrade",
+        action="store_true",
+        help="let the device replace its model with an older version (a deliberate rollback)",
+    )
     args = p.parse_args(argv)
     tls = None
     if args.tls_ca or args.tls_cert:
@@ -140,6 +147,7 @@ def _run_push(argv: list[str]) -> int:
             tls=tls,
             username=args.username,
             password=args.password,
+            allow_downgrade=args.allow_downgrade,
         )
     except (PushError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import ssl
@@ -39,9 +40,14 @@ def push_bundle(
     tls: TlsOptions | None = None,
     username: str | None = None,
     password: str | None = None,
+    allow_downgrade: bool = False,
 ) -> dict:
     """Publish the bundle on ``sspinn/<device>/cmd/model`` (QoS 1) and return the device's
     JSON result from ``sspinn/<device>/cmd/model/result``.
+
+    With ``allow_downgrade`` the bundle goes in the JSON form of the command
+    (``{"bundle": base64, "allow_downgrade": true}``), so the device accepts a model
+    version older than the one it runs; without it, an older version is refused.
 
     The bundle is verified locally first, so a broken file never leaves the workstation.
 
@@ -51,6 +57,11 @@ def push_bundle(
     """
     data = Path(bundle_path).read_bytes()
     read_bundle(data)  # fail early on a corrupt file
+    payload = data
+    if allow_downgrade:
+        payload = json.dumps(
+            {"bundle": base64.b64encode(data).decode("ascii"), "allow_downgrade": True}
+        ).encode()
     address = parse_broker_address(broker)
     host, port = address.host, address.port
     if address.tls and tls is None:
@@ -104,7 +115,7 @@ def push_bundle(
             raise PushError(f"broker {host}:{port} refused the connection: {state.get('connack')}")
         if not subscribed.wait(timeout_s):
             raise PushError("no SUBACK for the result topic")
-        info = client.publish(f"{prefix}/cmd/model", data, qos=1)
+        info = client.publish(f"{prefix}/cmd/model", payload, qos=1)
         info.wait_for_publish(timeout_s)
         log.info("sent %d bytes to %s/cmd/model", len(data), prefix)
         if not answered.wait(timeout_s):

@@ -5,7 +5,8 @@ key, not a silently ignored setting. Relative paths are resolved against the con
 file's folder. :func:`load_config` raises :class:`ConfigError`, whose message names the
 file and each offending key path, e.g. ``mqtt.port: Input should be less than 65536``.
 
-``sspinn-edge run --validate-config`` calls :func:`validate_config_cli`.
+``sspinn-edge run --validate-config`` loads it with :func:`load_config`, then runs every
+start-up check (:mod:`edge.daemon.preflight`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from edge.mqtt.broker_address import check_host_setting, split_host_setting
 from edge.mqtt.publish_settings import PublishFields
 from edge.recording.schema import Participant
 
@@ -160,7 +162,11 @@ class MqttConfig(PublishFields, _Section):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    host: str = Field(default="localhost", min_length=1, description="Broker host name or IP")
+    host: str = Field(
+        default="localhost",
+        min_length=1,
+        description="Broker host name or IP (or mqtt://host:port, mqtts://host:port)",
+    )
     port: int = Field(default=1883, gt=0, lt=65536, description="Broker TCP port")
     client_id: str | None = Field(
         default=None, max_length=64, description="MQTT client id; default 'sspinn-<device id>'"
@@ -190,6 +196,17 @@ class MqttConfig(PublishFields, _Section):
     discovery_prefix: str = Field(
         default="homeassistant", pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _address_forms(cls, data: Any) -> Any:
+        """``host`` may be ``mqtt://h:p``, ``mqtts://h`` or ``h:p``: split into the keys."""
+        return split_host_setting(data) if isinstance(data, dict) else data
+
+    @field_validator("host")
+    @classmethod
+    def _plain_host(cls, value: str) -> str:
+        return check_host_setting(value)
 
     @field_validator("password_file")
     @classmethod
@@ -266,7 +283,14 @@ class ModelConfig(_Section):
         default_factory=list, description="Ed25519 public keys (hex or base64) of bundle signers"
     )
     require_signature: bool = Field(
-        default=False, description="Refuse bundles not signed by one of trusted_keys"
+        default=False,
+        description="Refuse unsigned bundles (with any trusted_keys they are refused anyway)",
+    )
+    factory_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description="sha256 of the factory bundle file (written by the installer): that "
+        "exact file is trusted, signed or not; every other bundle follows the key rules",
     )
 
     @field_validator("bundle")
@@ -283,9 +307,17 @@ class ModelConfig(_Section):
 
     @model_validator(mode="after")
     def _signature_needs_keys(self) -> ModelConfig:
-        if self.require_signature and not self.trusted_keys:
-            raise ValueError("require_signature = true needs at least one trusted_keys entry")
+        if self.require_signature and not self.trusted_keys and not self.factory_sha256:
+            raise ValueError(
+                "require_signature = true needs at least one trusted_keys entry "
+                "(or a factory_sha256 pin)"
+            )
         return self
+
+    @property
+    def pinned_sha256(self) -> list[str]:
+        """Bundle files trusted by their hash (the factory bundle), lower-case hex."""
+        return [self.factory_sha256.lower()] if self.factory_sha256 else []
 
     def trusted_key_bytes(self) -> list[bytes]:
         """The trusted keys as 32-byte raw Ed25519 public keys."""
@@ -455,17 +487,3 @@ def load_config(path: str | Path, *, check_files: bool = True) -> DaemonConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, [("", f"cannot read the config file: {exc}")]) from exc
     return validate_config_text(text, path, base_dir=path.resolve().parent, check_files=check_files)
-
-
-def validate_config_cli(path: str | Path) -> int:
-    """``--validate-config``: print ``OK ...`` or the error; return the exit status (0 or 2)."""
-    try:
-        cfg = load_config(path)
-    except ConfigError as exc:
-        print(f"config error: {exc}")
-        return 2
-    print(
-        f"OK: {path} (device {cfg.device.id}, broker {cfg.mqtt.host}:{cfg.mqtt.port}, "
-        f"{cfg.sampling.rate_hz:g} Hz, publishing {cfg.publish_rate_hz:g} frames/s)"
-    )
-    return 0

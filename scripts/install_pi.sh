@@ -4,8 +4,9 @@
 # - enables I2C (raspi-config) when it is off,
 # - creates the unprivileged user 'sspinn' in the i2c and gpio groups,
 # - installs the package with only the edge extra (no TensorFlow) into /opt/sspinn/venv,
-# - puts the config in /etc/sspinn/edge.toml (the example if none is given; edit it),
 # - puts the model in /var/lib/sspinn/models/current.sspinn (the shipped int8 one by default),
+# - puts the config in /etc/sspinn/edge.toml (the example if none is given; edit it), with
+#   require_signature = true and the installed bundle pinned by its sha256 (factory_sha256),
 # - installs and starts the systemd unit (restart on failure, logs in journald).
 # Re-running it upgrades the package and keeps an existing config.
 set -euo pipefail
@@ -16,7 +17,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --config) config="$2"; shift 2 ;;
     --bundle) bundle="$2"; shift 2 ;;
-    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,12p "$0"; exit 0 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -48,20 +49,30 @@ echo "== python package (edge extra only)"
 /opt/sspinn/venv/bin/pip install --quiet -c "$here/constraints.txt" "$here[edge]"
 
 echo "== config and model"
+factory="${bundle:-$here/edge/models/default.sspinn}"
+fresh_config=0
+new_bundle=0
+if [ -n "$bundle" ] || [ ! -f /var/lib/sspinn/models/current.sspinn ]; then
+  install -m 0640 -o sspinn -g sspinn "$factory" /var/lib/sspinn/models/current.sspinn
+  new_bundle=1
+fi
 if [ -n "$config" ]; then
   install -m 0640 -g sspinn "$config" /etc/sspinn/edge.toml
+  fresh_config=1
 elif [ ! -f /etc/sspinn/edge.toml ]; then
-  sed -e 's#^dir = "recordings"#dir = "/var/lib/sspinn/recordings"#' \
-      -e 's#^bundle = "models/current.sspinn"#bundle = "/var/lib/sspinn/models/current.sspinn"#' \
-      "$here/edge/config.example.toml" > /etc/sspinn/edge.toml
+  bash "$here/scripts/pi_config.sh" write "$here/edge/config.example.toml" /etc/sspinn/edge.toml /var/lib/sspinn
   chmod 0640 /etc/sspinn/edge.toml; chgrp sspinn /etc/sspinn/edge.toml
+  fresh_config=1
   echo "   wrote /etc/sspinn/edge.toml from the example: edit device id, participant, broker, sensors"
 fi
-if [ -n "$bundle" ] || [ ! -f /var/lib/sspinn/models/current.sspinn ]; then
-  install -m 0640 -o sspinn -g sspinn "${bundle:-$here/edge/models/default.sspinn}" \
-    /var/lib/sspinn/models/current.sspinn
+if [ "$new_bundle" = 1 ] || [ "$fresh_config" = 1 ]; then
+  # The factory bundle is trusted by its sha256 (signed or not); anything else needs a
+  # signature from a key in [model] trusted_keys (docs/security.md).
+  sha=$(bash "$here/scripts/pi_config.sh" pin /etc/sspinn/edge.toml "$factory")
+  echo "   pinned the factory bundle: [model] factory_sha256 = \"$sha\""
 fi
-/opt/sspinn/venv/bin/sspinn-edge run --config /etc/sspinn/edge.toml --validate-config \
+# Checked as the service will run it: the same user, the same start-up checks.
+runuser -u sspinn -- /opt/sspinn/venv/bin/sspinn-edge run --config /etc/sspinn/edge.toml --validate-config \
   || echo "   the config does not validate yet: fix it, then: sudo systemctl restart sspinn-edge"
 
 echo "== service"

@@ -144,7 +144,16 @@ def test_no_edge_module_over_500_lines() -> None:
 def test_the_daemon_path_does_not_load_dashboard(tmp_path: Path, command: str) -> None:
     """``sspinn-edge run`` (config checked) and the daemon's modules load no dashboard code."""
     config = tmp_path / "edge.toml"
-    config.write_text('[device]\nid = "belt-01"\n[participant]\nheight_m = 1.8\nmass_kg = 75\n')
+    sensors = "".join(
+        f"[sensors.{seg}]\nmux_channel = {i}\naddress = 0x68\n"
+        for i, seg in enumerate(
+            ("pelvis", "femur_r", "tibia_r", "foot_r", "femur_l", "tibia_l", "foot_l")
+        )
+    )  # --validate-config checks the sensor map as start-up does
+    config.write_text(
+        '[device]\nid = "belt-01"\n[participant]\nheight_m = 1.8\nmass_kg = 75\n'
+        f'[recorder]\ndir = "{tmp_path / "rec"}"\n' + sensors
+    )
     code = textwrap.dedent(
         f"""
         import sys

@@ -7,13 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import (
-    ConfigError,
-    DaemonConfig,
-    load_config,
-    validate_config_cli,
-    validate_config_text,
-)
+from edge.config import ConfigError, DaemonConfig, load_config, validate_config_text
+from edge.daemon.preflight import preflight_cli
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "edge" / "config.example.toml"
 
@@ -47,7 +42,7 @@ def test_example_file_validates_with_its_values():
     assert cfg.model.trusted_key_bytes() == []
     assert "d75a980182b10ab7" not in EXAMPLE.read_text()
     assert cfg.sensors["pelvis"]["address"] == 0x68  # free-form table passed through
-    assert validate_config_cli(EXAMPLE) == 0
+    assert preflight_cli(EXAMPLE, startup=False) == 0
 
 
 def test_minimal_config_gets_the_documented_defaults():
@@ -183,11 +178,11 @@ def test_base64_trusted_key_is_accepted():
 def test_cli_prints_ok_or_the_error(tmp_path, capsys):
     good = tmp_path / "good.toml"
     good.write_text(MINIMAL)
-    assert validate_config_cli(good) == 0
+    assert preflight_cli(good, startup=False) == 0
     assert capsys.readouterr().out.startswith(f"OK: {good}")
     bad = tmp_path / "bad.toml"
     bad.write_text(MINIMAL + "[mqtt]\nport = 99999\n")
-    assert validate_config_cli(bad) == 2
+    assert preflight_cli(bad, startup=False) == 2
     out = capsys.readouterr().out
     assert "mqtt.port: Input should be less than 65536" in out and str(bad) in out
 

@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from edge.bundle.errors import BundleError
 from edge.bundle.manifest import Manifest
 from edge.bundle.signing import SigningKey, parse_public_key, sign, verify
+from edge.bundle.trust import file_sha256
 
 MANIFEST_NAME = "manifest.json"
 MODEL_NAME = "model.tflite"
@@ -42,6 +43,8 @@ class Bundle:
         signed_by: index of the trusted key that verified the signature, or None when
             the bundle is unsigned or no trusted keys were given.
         signature: the raw signature, or None.
+        pinned: the file's sha256 is one of the pins given to :func:`read_bundle`
+            (``[model] factory_sha256``): trusted as these exact bytes, signed or not.
     """
 
     manifest: Manifest
@@ -49,6 +52,7 @@ class Bundle:
     model_bytes: bytes
     signed_by: int | None
     signature: bytes | None
+    pinned: bool = False
 
     @property
     def is_signed(self) -> bool:
@@ -104,14 +108,19 @@ def read_bundle(
     *,
     trusted_keys: Sequence[str] = (),
     require_signature: bool = False,
+    pinned_sha256: Collection[str] = (),
 ) -> Bundle:
     """Read and verify a bundle from a path or bytes.
 
     Args:
         source: bundle path, or its bytes (e.g. an MQTT ``cmd/model`` payload).
         trusted_keys: Ed25519 public keys (hex text or key files). With keys given, a
-            signature must verify with one of them.
-        require_signature: refuse unsigned bundles (then ``trusted_keys`` is required).
+            bundle must be signed and its signature must verify with one of them: an
+            unsigned bundle is refused whatever ``require_signature`` says.
+        require_signature: refuse unsigned bundles (and, without ``trusted_keys``, signed
+            ones too: nothing can verify them).
+        pinned_sha256: sha256 (hex) of whole bundle files trusted as they are, signed or
+            not (the installed factory bundle); see :mod:`edge.bundle.trust`.
 
     Raises:
         BundleError: with the reason (corrupt, tampered, unsigned, malformed manifest).
@@ -127,7 +136,8 @@ def read_bundle(
         data, where = path.read_bytes(), f"bundle {path}"
     if len(data) > MAX_BUNDLE_BYTES:
         raise BundleError(f"{where} is {len(data)} bytes, above the {MAX_BUNDLE_BYTES} limit")
-    if require_signature and not trusted_keys:
+    pinned = file_sha256(data) in {p.lower() for p in pinned_sha256}
+    if require_signature and not trusted_keys and not pinned_sha256:
         raise BundleError("signatures are required but no trusted keys are configured")
     members: dict[str, bytes] = {}
     try:
@@ -141,7 +151,9 @@ def read_bundle(
     except BundleError:
         raise
     except Exception as exc:  # untrusted bytes: any failure to parse is a refusal
-        raise BundleError(f"{where} is not a valid bundle archive: {exc}") from exc
+        raise BundleError(
+            f"{where} is not a valid bundle archive (corrupt or tampered): {exc}"
+        ) from exc
     allowed = [MANIFEST_NAME, MODEL_NAME, SIGNATURE_NAME]
     expected = allowed if SIGNATURE_NAME in members else allowed[:2]
     if names != expected:
@@ -160,7 +172,15 @@ def read_bundle(
         raise BundleError(f"{where}: model.tflite sha256 mismatch (corrupt or tampered)")
     signature = members.get(SIGNATURE_NAME)
     signed_by = None
-    if signature is None:
+    if pinned:
+        pass  # these exact bytes are trusted (the pinned factory bundle)
+    elif signature is None:
+        if trusted_keys:
+            raise BundleError(
+                f"{where} is unsigned; this device requires signed bundles (it trusts "
+                "signing keys, [model] trusted_keys, so unsigned bundles are refused "
+                "whatever require_signature says)"
+            )
         if require_signature:
             raise BundleError(f"{where} is unsigned; this device requires signed bundles")
     elif trusted_keys:
@@ -169,4 +189,9 @@ def read_bundle(
             signed_by = verify(manifest_bytes, signature, keys)
         except BundleError as exc:
             raise BundleError(f"{where}: {exc}") from exc
-    return Bundle(manifest, manifest_bytes, model_bytes, signed_by, signature)
+    elif require_signature:
+        raise BundleError(
+            f"{where} is signed, but this device trusts no signing key to verify it: "
+            "add the signer's public key to [model] trusted_keys"
+        )
+    return Bundle(manifest, manifest_bytes, model_bytes, signed_by, signature, pinned)

@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Callable
 
+from edge.cli.broker_config import add_broker_config
 from edge.cli.calibrate import add_calibrate
 from edge.cli.exit_codes import EXIT_OK, CommandFailed
 from edge.cli.probe import add_probe
@@ -24,6 +25,7 @@ COMMANDS: list[tuple[str, Callable[[argparse._SubParsersAction], None]]] = [
     ("simulate", add_simulate),
     ("probe", add_probe),
     ("calibrate", add_calibrate),
+    ("broker-config", add_broker_config),
 ]
 
 

@@ -14,21 +14,30 @@ from edge.cli.serve import serve
 def add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the daemon on the real I2C bus")
     p.add_argument("--config", type=Path, required=True, help="daemon config (TOML)")
-    p.add_argument("--validate-config", action="store_true", help="check the config and exit")
+    p.add_argument(
+        "--validate-config",
+        action="store_true",
+        help="check the config and everything start-up needs (model, folders, TLS), then exit",
+    )
     p.add_argument("--bus", type=int, default=1, help="I2C bus number (/dev/i2c-N)")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.set_defaults(func=cmd_run)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from edge.config import ConfigError, load_config, validate_config_cli
+    from edge.config import ConfigError, load_config
+    from edge.daemon.preflight import preflight, preflight_cli
 
     if args.validate_config:
-        return validate_config_cli(args.config)
+        return preflight_cli(args.config)
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
         raise CommandFailed(f"error: {exc}") from None
+    problems = preflight(cfg, model=False, sensors=False)  # the daemon checks those itself
+    if problems:
+        lines = [f"error: {args.config}: {key}: {reason}" for key, reason in problems]
+        raise CommandFailed("\n".join(lines))
     from edge.bundle import BundleError
     from edge.daemon import Daemon, DaemonParts
     from firmware_bridge.bus import LockedBus

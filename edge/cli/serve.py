@@ -7,6 +7,8 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
+from edge.cli.exit_codes import CommandFailed
+
 if TYPE_CHECKING:
     from edge.daemon import Daemon
 
@@ -22,7 +24,11 @@ def serve(daemon: Daemon, duration_s: float | None) -> dict:
 
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        problems = daemon.start()
+        try:
+            problems = daemon.start()
+        except (OSError, ValueError, RuntimeError) as exc:  # TLS files, recorder folder, ...
+            text = " ".join(str(exc).split()) or type(exc).__name__
+            raise CommandFailed(f"error: cannot start: {text}") from None
         for name, why in problems.items():
             print(f"warning: sensor {name} not available: {why}", file=sys.stderr)
         stats = daemon.run(duration_s=duration_s)

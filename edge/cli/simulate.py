@@ -9,8 +9,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from edge.cli.exit_codes import EXIT_OK, CommandFailed
+from edge.cli.exit_codes import EXIT_OK, EXIT_PROBLEM, CommandFailed
 from edge.cli.serve import serve
+from edge.mqtt.link_stats import LinkStats
 from edge.mqtt.publish_settings import PublishSettings
 
 
@@ -91,4 +92,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         "sampler": stats,
     }
     print(json.dumps(summary, default=str))
+    return _delivery_verdict(daemon.link.stats(), cfg.mqtt.host, cfg.mqtt.port)
+
+
+def _delivery_verdict(link: LinkStats, host: str, port: int) -> int:
+    """Exit 1 when messages were lost because the broker could not be reached (or
+    refused us); 0 otherwise."""
+    undelivered = link.dropped + link.lost_in_flight
+    if link.connects == 0:
+        why = link.last_error or f"cannot reach {host}:{port}"
+        raise CommandFailed(
+            f"error: never connected to the broker ({why}): none of {link.submitted} messages "
+            "were delivered; check --broker and that the broker runs",
+            code=EXIT_PROBLEM,
+        )
+    if undelivered and link.last_error:
+        raise CommandFailed(
+            f"error: {undelivered} of {link.submitted} messages were not delivered "
+            f"({link.last_error})",
+            code=EXIT_PROBLEM,
+        )
     return EXIT_OK

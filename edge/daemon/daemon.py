@@ -8,7 +8,6 @@ in their own threads. Nothing on the sampling thread waits for the network or th
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -19,12 +18,13 @@ import numpy as np
 
 from edge.bundle import BundleError
 from edge.config import DaemonConfig
+from edge.daemon.health import HealthReporter, HealthSource
 from edge.daemon.loop import EstimationLoop
 from edge.daemon.model_slot import ModelSlot
 from edge.daemon.system_health import cpu_temp_c, disk_free_mb
 from edge.mqtt.commands import CommandDispatcher, CommandError, config_handler, record_handler
 from edge.mqtt.link import MqttLink
-from edge.mqtt.payloads import build_health, build_meta
+from edge.mqtt.payloads import build_meta
 from edge.mqtt.publisher import EstimatePublisher
 from edge.recorder import Recorder
 from edge.recording import Participant, SensorPlacement, Sidecar
@@ -86,6 +86,7 @@ class Daemon:
             positions_m=positions,
             trusted_keys=cfg.model.trusted_keys,
             require_signature=cfg.model.require_signature,
+            pinned_sha256=cfg.model.pinned_sha256,
         )
         if bundle_path is not None:
             self.slot.load(bundle_path)
@@ -116,9 +117,9 @@ class Daemon:
         )
         self.dispatcher.register("model", self._on_model)
         self.dispatcher.register("calibrate", self._on_calibrate)
-        self._health_interval = cfg.mqtt.health_interval_s
-        self._health_stop = threading.Event()
-        self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
+        self.health_reporter = HealthReporter(
+            self._health_sources(), self.link.publish_health, cfg.mqtt.health_interval_s
+        )
         self._started = False
 
     # ---- construction helpers ---------------------------------------------------------
@@ -171,7 +172,7 @@ class Daemon:
         problems = self.acquisition.start()
         self.link.start()
         self.dispatcher.start()
-        self._health_thread.start()
+        self.health_reporter.start()
         if self.cfg.recorder.enabled_at_start:
             self.recorder.start(note="enabled at start")
         self._started = True
@@ -187,8 +188,8 @@ class Daemon:
 
             def callback(tick):  # type: ignore[no-untyped-def]
                 inner(tick)
-                while self.link.queue_depth > 200:
-                    time.sleep(0.001)
+                while self.link.queue_depth > 200 and self.link.is_connected:
+                    time.sleep(0.001)  # (an unreachable broker must not stall the run)
 
         stats = self.sampler.run(callback, duration_s=duration_s, n_ticks=n_samples)
         self.publisher.flush()
@@ -200,7 +201,7 @@ class Daemon:
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Close the segment, publish ``offline`` and disconnect, release the hardware."""
-        self._health_stop.set()
+        self.health_reporter.stop()
         self.publisher.flush()
         self.link.wait_idle(min(timeout_s, 2.0))
         self.recorder.close()
@@ -215,41 +216,54 @@ class Daemon:
 
     # ---- health -----------------------------------------------------------------------
     def _set_health(self, interval_s: float) -> None:
-        self._health_interval = interval_s
+        self.health_reporter.interval_s = interval_s
 
-    def health(self) -> dict[str, Any]:
-        """The current ``health`` payload."""
-        st = self.sampler
-        rate = st.stats().achieved_rate_hz if st.ticks > 1 else 0.0
-        lat = self.loop.latency
-        return build_health(
-            t=self.loop.last_t,
-            wall_time=time.time(),
-            loop_rate_hz=round(rate, 2),
-            overruns=st.overruns,
-            latency_ms_p50=lat.percentile_us(50) / 1e3,
-            latency_ms_p99=lat.percentile_us(99) / 1e3,
-            sensors_ok=self.loop.sensors_ok,
-            sensors_total=len(self.names),
-            cpu_temp_c=cpu_temp_c(),
-            disk_free_mb=disk_free_mb(self.cfg.recorder.dir),
-            queue_depth=self.link.queue_depth,
-            recording=self.recorder.recording,
-            extra={
+    def _health_sources(self) -> dict[str, HealthSource]:
+        """The parts of ``health``: a failing one is reported in ``errors``, never fatal."""
+
+        def sampler() -> dict[str, Any]:
+            st, lat = self.sampler, self.loop.latency
+            return {
+                "t": self.loop.last_t,
+                "loop_rate_hz": round(st.stats().achieved_rate_hz, 2) if st.ticks > 1 else 0.0,
+                "overruns": st.overruns,
+                "latency_ms_p50": lat.percentile_us(50) / 1e3,
+                "latency_ms_p99": lat.percentile_us(99) / 1e3,
+                "sensors_ok": self.loop.sensors_ok,
+                "sensors_total": len(self.names),
                 "samples": self.loop.samples,
-                "model": self.slot.bundle.manifest.model_id if self.slot.bundle else None,
+            }
+
+        def system() -> dict[str, Any]:
+            return {"cpu_temp_c": cpu_temp_c(), "disk_free_mb": disk_free_mb(self.cfg.recorder.dir)}
+
+        def mqtt() -> dict[str, Any]:
+            return {"queue_depth": self.link.queue_depth}
+
+        def recorder() -> dict[str, Any]:
+            stats = asdict(self.recorder.stats())
+            return {"recording": stats["recording"], "recorder": {"alarm": self.alarm, **stats}}
+
+        def model() -> dict[str, Any]:
+            bundle = self.slot.bundle
+            return {
+                "model": bundle.manifest.model_id if bundle else None,
+                "model_version": bundle.manifest.version if bundle else None,
                 "model_swaps": self.slot.swaps,
                 "model_rollbacks": self.slot.rollbacks,
-                "recorder": {"alarm": self.alarm, **asdict(self.recorder.stats())},
-            },
-        )
+            }
 
-    def _health_loop(self) -> None:
-        while not self._health_stop.wait(self._health_interval):
-            try:
-                self.link.publish_health(self.health())
-            except Exception:  # health must never take the daemon down
-                log.exception("health report failed")
+        return {
+            "sampler": sampler,
+            "system": system,
+            "mqtt": mqtt,
+            "recorder": recorder,
+            "model": model,
+        }
+
+    def health(self) -> dict[str, Any]:
+        """The current ``health`` payload (JSON-encodable; failed parts under ``errors``)."""
+        return self.health_reporter.build()
 
     def _on_alarm(self, reason: str) -> None:
         self.alarm = reason
@@ -258,7 +272,7 @@ class Daemon:
     # ---- commands ---------------------------------------------------------------------
     def _on_model(self, upload: Any) -> dict[str, Any]:
         try:
-            result = self.slot.replace(upload.data)
+            result = self.slot.replace(upload.data, allow_downgrade=upload.allow_downgrade)
         except BundleError as exc:
             raise CommandError(f"model refused, the old model keeps running: {exc}") from exc
         self._republish_meta()

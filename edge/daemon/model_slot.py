@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from edge.bundle import Bundle, BundleError, read_bundle
+from edge.bundle.trust import check_not_older
 from edge.inference import Estimator
 from edge.inference.estimator import Estimate
 from edge.recording import bundled_recording_path, read_recording, tile_cycles
@@ -106,7 +107,8 @@ class ModelSlot:
         sample_rate_hz: the device's sampling rate (the model's must match).
         height_m, mass_kg: the wearer.
         positions_m: (S, 2|3) sensor positions in segment frames, device sensor order.
-        trusted_keys, require_signature: the device's signature policy.
+        trusted_keys, require_signature, pinned_sha256: the device's signature policy
+            (:mod:`edge.bundle.trust`).
     """
 
     def __init__(
@@ -120,6 +122,7 @@ class ModelSlot:
         positions_m: np.ndarray,
         trusted_keys: Sequence[str] = (),
         require_signature: bool = False,
+        pinned_sha256: Sequence[str] = (),
     ) -> None:
         self.model_dir = Path(model_dir)
         self.sensors = list(sensors)
@@ -128,6 +131,7 @@ class ModelSlot:
         self.positions_m = np.asarray(positions_m, np.float64)
         self.trusted_keys = list(trusted_keys)
         self.require_signature = require_signature
+        self.pinned_sha256 = list(pinned_sha256)
         self._lock = threading.Lock()
         self._live: _LiveModel | None = None
         self._previous: _LiveModel | None = None
@@ -183,7 +187,10 @@ class ModelSlot:
 
     def _prepare(self, data: bytes | Path) -> tuple[Estimator, Bundle, np.ndarray, dict]:
         bundle = read_bundle(
-            data, trusted_keys=self.trusted_keys, require_signature=self.require_signature
+            data,
+            trusted_keys=self.trusted_keys,
+            require_signature=self.require_signature,
+            pinned_sha256=self.pinned_sha256,
         )
         m = bundle.manifest
         missing = [s for s in m.sensors if s not in self.sensors]
@@ -209,11 +216,18 @@ class ModelSlot:
         )
         return report
 
-    def replace(self, data: bytes) -> dict:
+    def replace(self, data: bytes, *, allow_downgrade: bool = False) -> dict:
         """Verify, self-test, persist and swap in a pushed bundle. Raises BundleError
-        (the old model keeps running) when any step fails."""
+        (the old model keeps running) when any step fails, or when its version is older
+        than the running model's and ``allow_downgrade`` is not set."""
         t0 = time.perf_counter()
         estimator, bundle, index, report = self._prepare(data)
+        running = self.bundle
+        check_not_older(
+            running.manifest.version if running else None,
+            bundle.manifest.version,
+            allow_downgrade=allow_downgrade,
+        )
         self.model_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.model_dir / ".incoming.sspinn"
         with open(tmp, "wb") as fh:

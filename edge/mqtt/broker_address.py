@@ -74,3 +74,55 @@ def parse_broker_address(text: str, default_port: int | None = None) -> BrokerAd
     if not host:
         raise ValueError(f"broker address {text!r} has no host")
     return BrokerAddress(host, port, tls)
+
+
+def _is_bare_ipv6(text: str) -> bool:
+    return text.count(":") > 1 and "://" not in text and not text.startswith("[")
+
+
+def split_host_setting(data: dict) -> dict:
+    """``[mqtt]`` settings with ``host`` given in any address form split into ``host``,
+    ``port`` and (``mqtts://``) an empty ``tls`` table, so ``host = "mqtts://b.lan:8884"``
+    means what it says. A port in ``host`` that contradicts ``port`` is an error; an
+    address that does not parse is left as it is, for :func:`check_host_setting` to name.
+
+    Raises:
+        ValueError: ``host`` and ``port`` give different ports.
+    """
+    host = data.get("host")
+    if not isinstance(host, str) or _is_bare_ipv6(host.strip()):
+        return data
+    if "://" not in host and ":" not in host:
+        return data
+    try:
+        given = parse_broker_address(host, default_port=0)  # 0: no port in the text
+    except ValueError:
+        return data
+    out = dict(data, host=given.host)
+    if given.tls and out.get("tls") is None:
+        out["tls"] = {}
+    default = MQTTS_PORT if given.tls else MQTT_PORT
+    if given.port:
+        if "port" in data and data["port"] != given.port:
+            raise ValueError(
+                f"host {host!r} gives port {given.port} but port = {data['port']}: give it once"
+            )
+        out["port"] = given.port
+    elif "port" not in data:
+        out["port"] = default
+    return out
+
+
+def check_host_setting(host: str) -> str:
+    """``[mqtt] host`` after :func:`split_host_setting`: a plain host name or address.
+
+    Raises:
+        ValueError: one line, e.g. ``broker port 'abc' is not a number (1-65535)``.
+    """
+    if _is_bare_ipv6(host.strip()):
+        return host.strip()
+    if "://" in host or ":" in host:
+        parse_broker_address(host)  # raises the one-line reason
+    if "/" in host or any(c.isspace() for c in host.strip()):
+        raise ValueError(f"{host!r} is not a host name or address")
+    return host.strip()

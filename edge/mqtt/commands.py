@@ -20,6 +20,8 @@ worker thread, so a slow model swap never stalls MQTT traffic.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import logging
@@ -88,12 +90,30 @@ class ConfigRequest(PublishSettingsUpdate, _Request):
 SETTABLE_KEYS: tuple[str, ...] = tuple(k for k in ConfigRequest.model_fields if k != "id")
 
 
+class ModelRequest(_Request):
+    """``cmd/model`` as JSON, for what raw bundle bytes cannot say: the bundle as base64,
+    and ``allow_downgrade`` to replace the running model with an older version on purpose."""
+
+    bundle: str = Field(description="The bundle file's bytes, base64")
+    allow_downgrade: bool = Field(
+        default=False, description="Accept a model version older than the running one"
+    )
+
+
 @dataclass(frozen=True)
 class ModelUpload:
-    """``cmd/model``: a bundle's bytes (verified by the handler, not here)."""
+    """``cmd/model``: a bundle's bytes (verified by the handler, not here).
+
+    Attributes:
+        data: the bundle file's bytes; sha256: their hash (hex).
+        allow_downgrade: the sender accepts an older model version (JSON form only).
+        id: the JSON form's correlation id, echoed in the reply.
+    """
 
     data: bytes
     sha256: str
+    allow_downgrade: bool = False
+    id: str | int | None = None
 
     @property
     def size(self) -> int:
@@ -155,8 +175,13 @@ def parse_command(name: str, payload: bytes) -> _Request | ModelUpload:
     if name == "model":
         if not payload:
             raise CommandError("empty payload: expected the bundle file's bytes")
+        if payload.lstrip().startswith(b"{"):
+            return _model_request(payload)
         if not payload.startswith(ZIP_MAGIC):
-            raise CommandError("not a model bundle: expected a zip archive (*.sspinn)")
+            raise CommandError(
+                "not a model bundle: expected a zip archive (*.sspinn) or "
+                '{"bundle": "<base64>", "allow_downgrade": true}'
+            )
         return ModelUpload(payload, hashlib.sha256(payload).hexdigest())
     example = _EXAMPLES[name]
     if not payload.strip():
@@ -181,6 +206,22 @@ def parse_command(name: str, payload: bytes) -> _Request | ModelUpload:
         return REQUEST_MODELS[name].model_validate(data)
     except ValidationError as exc:
         raise CommandError(_validation_text(exc)) from exc
+
+
+def _model_request(payload: bytes) -> ModelUpload:
+    """The JSON form of ``cmd/model``: ``{"bundle": base64, "allow_downgrade"?: bool}``."""
+    try:
+        request = ModelRequest.model_validate_json(payload)
+    except ValidationError as exc:
+        raise CommandError(_validation_text(exc)) from exc
+    try:
+        data = base64.b64decode(request.bundle, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise CommandError(f"bundle: not base64 ({exc})") from exc
+    if not data.startswith(ZIP_MAGIC):
+        raise CommandError("bundle: not a model bundle (expected a zip archive, *.sspinn)")
+    sha = hashlib.sha256(data).hexdigest()
+    return ModelUpload(data, sha, allow_downgrade=request.allow_downgrade, id=request.id)
 
 
 def _request_id(payload: bytes) -> str | int | None:
@@ -328,7 +369,7 @@ class CommandDispatcher:
             log.info("cmd/%s ok", name)
             return reply
         except CommandError as exc:
-            if rid is None and name in REQUEST_MODELS:
+            if rid is None and (name in REQUEST_MODELS or name == "model"):
                 rid = _request_id(payload)
             log.info("cmd/%s refused: %s", name[:40], exc)
             return self._error(name, str(exc), rid)

@@ -36,6 +36,7 @@ from paho.mqtt.enums import MQTTErrorCode
 
 from edge.config import DaemonConfig, MqttConfig
 from edge.mqtt.acks import PublishAcks, SubscriptionAcks
+from edge.mqtt.connect_log import ConnectFailureLog, capture_connect_errors
 from edge.mqtt.home_assistant import discovery_messages
 from edge.mqtt.link_stats import LinkStats
 from edge.mqtt.offline_queue import OfflineQueue, QueuedMessage
@@ -115,6 +116,9 @@ class MqttLink:
         self._client.on_message = self._on_message
         self._client.on_connect_fail = self._on_connect_fail
         self._client.on_subscribe = self._on_subscribe
+        self._connect_error: str | None = None
+        capture_connect_errors(self._client, lambda why: setattr(self, "_connect_error", why))
+        self._failures = ConnectFailureLog(f"{config.host}:{config.port}")
         self._sender = threading.Thread(target=self._run_sender, name="mqtt-sender", daemon=True)
 
     @classmethod
@@ -329,18 +333,11 @@ class MqttLink:
         self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
     ) -> None:
         if reason_code.is_failure:
-            reason = f"broker refused the connection: {reason_code}"
             with self._cond:
                 self._c["refused"] += 1
-                repeated = self._last_error == reason
-                self._last_error = reason
-            # Once per distinct reason: a wrong password would otherwise log every retry.
-            (log.debug if repeated else log.error)(
-                "MQTT broker %s:%d refused the connection: %s",
-                self.config.host,
-                self.config.port,
-                reason_code,
-            )
+                self._last_error = f"broker refused the connection: {reason_code}"
+                queued, dropped = self._queue.queued, self._queue.dropped
+            self._failures.failed(str(reason_code), refused=True, queued=queued, dropped=dropped)
             return
         with self._cond:
             meta = self._meta
@@ -368,6 +365,7 @@ class MqttLink:
             self._offline_since = None
             queued, dropped = self._queue.waiting, self._queue.dropped
             self._cond.notify_all()
+        self._failures.connected()
         log.info(
             "MQTT connected to %s:%d after %.1f s offline; %d queued, %d dropped so far",
             *(self.config.host, self.config.port, offline_s, queued, dropped),
@@ -403,8 +401,11 @@ class MqttLink:
 
     @_guarded
     def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        reason = self._connect_error or "connection failed"
         with self._cond:
-            self._last_error = f"cannot reach {self.config.host}:{self.config.port}"
+            self._last_error = f"cannot reach {self.config.host}:{self.config.port}: {reason}"
+            queued, dropped = self._queue.queued, self._queue.dropped
+        self._failures.failed(reason, queued=queued, dropped=dropped)
 
     @_guarded
     def _on_disconnect(

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -142,6 +142,7 @@ def start_mosquitto(
     *,
     websocket_port: int | None = None,
     startup_timeout_s: float = 10.0,
+    extra_config: Sequence[str] = (),
 ) -> LocalBroker:
     """Start mosquitto on 127.0.0.1 (``port`` None: a free one) and wait until it listens.
 
@@ -149,6 +150,8 @@ def start_mosquitto(
         port: MQTT TCP port, or None for a free one.
         websocket_port: also listen for MQTT over WebSockets on this port (dashboards).
         startup_timeout_s: how long to wait for the port to open.
+        extra_config: more mosquitto.conf lines (e.g. ``password_file``, ``acl_file``;
+            ``allow_anonymous`` given here replaces the default ``true``).
 
     Raises:
         BrokerError: mosquitto is not installed or did not start (with its log).
@@ -163,9 +166,11 @@ def start_mosquitto(
     port = port or free_port(host)
     workdir = Path(tempfile.mkdtemp(prefix="sspinn-mosquitto-"))
     log_file = workdir / "mosquitto.log"
+    extra = list(extra_config)
     lines = [
         "per_listener_settings false",
-        "allow_anonymous true",
+        *([] if any(x.startswith("allow_anonymous") for x in extra) else ["allow_anonymous true"]),
+        *extra,
         "persistence false",
         f"log_dest file {log_file}",
         "log_type error",

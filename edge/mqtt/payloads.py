@@ -7,8 +7,12 @@ an estimate frame around 400 bytes without losing anything a dashboard can show.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as _dt
+import enum
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,11 +96,24 @@ def _num(x: float, digits: int) -> float | None:
 
 
 def sanitize(value: Any, digits: int = DEFAULT_DIGITS) -> Any:
-    """A JSON-safe copy: NaN/inf → None, floats rounded, numpy scalars/arrays → Python."""
-    if value is None or isinstance(value, bool | str | int):
+    """A JSON-safe copy: NaN/inf → None, floats rounded, numpy scalars/arrays → Python,
+    paths → text, enums → their value, dataclasses → objects, datetimes → ISO 8601."""
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, enum.Enum):
+        return sanitize(value.value, digits)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
     if isinstance(value, float):
         return _num(value, digits)
+    if isinstance(value, os.PathLike):
+        return os.fsdecode(value)
+    if isinstance(value, _dt.date | _dt.time):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sanitize({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, digits)
     if isinstance(value, Mapping):
         return {str(k): sanitize(v, digits) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
