@@ -327,3 +327,12 @@ def test_a_corrupt_kept_file_is_reported_not_fatal(walking, tmp_path) -> None:
     report = dev.report()
     assert report["source"] == "pending"
     assert any("ignored" in w for w in report["warnings"])
+
+
+def test_the_kept_file_may_be_what_sspinn_edge_calibrate_writes(walking, tmp_path) -> None:
+    result = calibrate_still(from_segment_axes(_standing(), TILT), NAMES, 100.0)
+    path = tmp_path / "mounting.json"
+    path.write_text(json.dumps(result.to_sidecar()))  # `sspinn-edge calibrate --out`
+    dev = _device(walking, path)
+    np.testing.assert_allclose(dev.angles(), TILT + LEAN, atol=0.01)
+    assert dev.report()["source"] == "stored" and not dev.live.collecting

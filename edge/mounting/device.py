@@ -10,6 +10,7 @@ through ``on_change`` (feed it to the model, the recorder's sidecar and ``meta``
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -260,7 +261,13 @@ class DeviceMounting:
         if self.path is None or not self.path.is_file():
             return None
         try:
-            m = Mounting.model_validate_json(self.path.read_text(encoding="utf-8"))
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            still = isinstance(data, dict) and any(
+                isinstance(v, dict) and "sagittal_angle_rad" in v
+                for v in dict(data.get("sensors") or {}).values()
+            )
+            # a Mounting, or what `sspinn-edge calibrate --out` writes (a standing capture)
+            m = raw_data_mounting(data) if still else Mounting.model_validate(data)
         except (OSError, ValueError) as exc:
             self.problems.append(f"kept mounting {self.path} ignored: {exc}")
             log.warning("kept mounting %s ignored: %s", self.path, exc)

@@ -100,6 +100,7 @@ class LiveFunctional:
 
     def _attempt(self) -> None:
         self.attempts += 1
+        result: Mounting | None = None
         try:
             rec = Recording(self._time, self.sensors, self._buf, self._meta)
             result = estimate_functional(rec, settings=self._settings)
@@ -109,17 +110,17 @@ class LiveFunctional:
         except Exception as exc:  # never take the device down: report and keep trying
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.exception("functional mounting estimate failed")
-        else:
+        if result is not None:
             self.last_error = None
             self.result = result
             self._collecting = False
+        self._n = 0
+        self._busy = False  # the window is free again (collected anew on a failure)
+        if result is not None:
             try:
                 self._on_result(result)
             except Exception:
                 log.exception("functional mounting result could not be applied")
-        finally:
-            self._n = 0
-            self._busy = False
 
     def join(self, timeout_s: float | None = None) -> None:
         """Wait for a running attempt (tests, shutdown)."""
