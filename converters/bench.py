@@ -6,7 +6,7 @@ real walking data at the model rate. Target: int8 median <= 20 µs on this machi
 
 from __future__ import annotations
 
-from converters.pipeline import latency
+from converters.pipeline import latency, verification_input
 from edge.bundle import read_bundle
 from edge.daemon.simulate import default_bundle_path
 from edge.recording import bundled_recording_path
@@ -22,7 +22,7 @@ def run() -> dict:
     bundle = read_bundle(default_bundle_path())
     meta = read_checkpoint_meta(default_checkpoint())
     rec = at_model_rate(bundled_recording_path("P01_walking"), bundle.manifest.sample_rate_hz)
-    lat = latency(bundle, rec, meta, n=20000)
+    lat = latency(bundle, verification_input(rec, meta), meta, n=20000)
     return {
         "bundle": str(default_bundle_path()),
         "quantization": bundle.manifest.quantization,

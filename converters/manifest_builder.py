@@ -41,6 +41,7 @@ def build_manifest(
             "input_tensor": {"name": INPUT_NAME, "shape": [1, meta.n_features]},
             "input_features": meta.input_features,
             "normalisation": {"mean": meta.norm_mean, "std": meta.norm_std},
+            "input_axes": meta.input_axes,
             "body_inputs": {
                 "height_m": "input feature 'height_m' (normalised like the others)",
                 "mass_kg": "input feature 'mass_kg' (normalised like the others)",

@@ -21,13 +21,30 @@ from edge.inference import Estimator, LiteRTStepper
 from edge.inference.estimator import PUBLISHED_GROUPS
 from edge.recording import Recording
 from train.checkpoint import CheckpointMeta, load_checkpoint
-from train.inputs import at_model_rate, normalise, recording_features, sensor_positions
+from train.inputs import (
+    at_model_rate,
+    in_segment_axes,
+    normalise,
+    recording_features,
+    sensor_positions,
+)
 from train.predict import predict_published
 
 log = logging.getLogger(__name__)
 
 #: Streaming steps kept for int8 calibration.
 REPRESENTATIVE_STEPS = 600
+
+
+@dataclass
+class Verification:
+    """One verification recording at the model rate, as the device will stream it, and
+    the features the checkpoint was trained on (segment axes for a segment-axis one)."""
+
+    rec: Recording  # as measured (sensor axes): what the device's estimator gets
+    features: np.ndarray  # (N, F) float32 normalised: what the Keras model gets
+    mounting_rad: np.ndarray | None  # (S,) what the estimator undoes (segment-axis only)
+    mounting: dict | None = None  # per sensor angle_deg / method for the report
 
 
 @dataclass
@@ -44,6 +61,22 @@ def _unsigned_bundle(manifest: Manifest, model: bytes) -> Bundle:
 def _features(rec: Recording, meta: CheckpointMeta) -> np.ndarray:
     mean, std = meta.norm_arrays()
     return normalise(recording_features(rec, meta.sensors), mean, std)
+
+
+def verification_input(rec: Recording, meta: CheckpointMeta) -> Verification:
+    """The Keras reference's input as in training: for a segment-axis checkpoint the
+    recording's mounting undone (``train.inputs.in_segment_axes``: the one rule of
+    ``edge.mounting.rule``); the bundle gets the recording as measured and that mounting,
+    and undoes it on the device's code path (``Estimator(mounting_rad=...)``)."""
+    if meta.input_axes != "segment":
+        return Verification(rec, _features(rec, meta), None)
+    undone, mounting = in_segment_axes(rec)
+    report = {
+        name: {"angle_deg": round(float(np.degrees(m.angle_rad)), 2), "method": m.method}
+        for name, m in mounting.sensors.items()
+        if name in meta.sensors
+    }
+    return Verification(rec, _features(undone, meta), mounting.angles(meta.sensors), report)
 
 
 def collect_representative(
@@ -64,23 +97,23 @@ def collect_representative(
     return samples
 
 
-def parity(
-    bundle: Bundle, model: keras.Model, rec: Recording, meta: CheckpointMeta, feats: np.ndarray
-) -> dict:
+def parity(bundle: Bundle, model: keras.Model, v: Verification, meta: CheckpointMeta) -> dict:
     """Max abs difference per output group: bundle streamed step by step vs Keras.
 
     Also relative to each group's range in the Keras output (max over channels of
     max|diff| / (max - min)).
     """
+    rec = v.rec
     est = Estimator(
         bundle,
         rec.meta.participant.height_m,
         rec.meta.participant.mass_kg,
         sensor_positions(rec, meta.sensors),
+        mounting_rad=v.mounting_rad,
     )
     idx = [rec.sensors.index(s) for s in meta.sensors]
     streamed = est.run(rec.imu[:, idx])
-    reference = predict_published(model, feats)
+    reference = predict_published(model, v.features)
     result = {}
     for group in PUBLISHED_GROUPS:
         diff = np.abs(streamed[group] - reference[group])
@@ -90,13 +123,16 @@ def parity(
     return result
 
 
-def latency(bundle: Bundle, rec: Recording, meta: CheckpointMeta, n: int = 3000) -> dict:
-    """Per-step latency in µs, 1 thread, feature assembly and output scaling included."""
+def latency(bundle: Bundle, v: Verification, meta: CheckpointMeta, n: int = 3000) -> dict:
+    """Per-step latency in µs, 1 thread, feature assembly (with the mounting undone for a
+    segment-axis bundle) and output scaling included."""
+    rec = v.rec
     est = Estimator(
         bundle,
         rec.meta.participant.height_m,
         rec.meta.participant.mass_kg,
         sensor_positions(rec, meta.sensors),
+        mounting_rad=v.mounting_rad,
         num_threads=1,
     )
     idx = [rec.sensors.index(s) for s in meta.sensors]
@@ -132,13 +168,9 @@ def convert_checkpoint(
             calibration and the parity check; mean cycles are tiled at the model rate.
     """
     model, meta = load_checkpoint(checkpoint)
-    if meta.input_axes != "sensor":
-        raise ValueError(
-            f"{checkpoint}: trained on segment-axis input (data.undo_mounting); the edge "
-            "runtime does not undo sensor mounting yet, so it cannot be converted"
-        )
     recs = [at_model_rate(r, meta.sample_rate_hz) for r in recordings]
-    feature_sets = [_features(r, meta) for r in recs]
+    checks = [verification_input(r, meta) for r in recs]
+    feature_sets = [v.features for v in checks]
     with tempfile.TemporaryDirectory(prefix="sspinn-convert-") as tmp:
         saved, _ = export_streaming_saved_model(model, meta.network, Path(tmp) / "saved")
         float_model = convert_saved_model(saved, "float32")
@@ -161,6 +193,7 @@ def convert_checkpoint(
         "model_id": meta.model_id,
         "version": meta.model_version,
         "quantization": mode,
+        "input_axes": meta.input_axes,
         "parameters": int(model.count_params()),
         "tflite_bytes": len(model_bytes),
         "bundle_bytes": len(data),
@@ -169,10 +202,12 @@ def convert_checkpoint(
         "signed": signing_key is not None,
         "parity": {},
     }
-    for rec, feats in zip(recs, feature_sets, strict=True):
-        name = rec.meta.trial or "recording"
-        report["parity"][name] = parity(bundle, model, rec, meta, feats)
-    report["latency"] = latency(bundle, recs[0], meta)
+    for v in checks:
+        name = v.rec.meta.trial or "recording"
+        report["parity"][name] = parity(bundle, model, v, meta)
+        if v.mounting is not None:
+            report.setdefault("mounting", {})[name] = v.mounting
+    report["latency"] = latency(bundle, checks[0], meta)
     report["accuracy"] = accuracy(bundle, checkpoint, recordings)
     return ConversionResult(data, bundle, report)
 
@@ -188,7 +223,7 @@ def accuracy(bundle: Bundle, checkpoint: str | Path, recordings: Sequence) -> di
     ckpt = load_model(checkpoint)
     m = bundle.manifest
     as_model = LoadedModel(
-        "bundle", Path("<converted bundle>"), m.sample_rate_hz, m.sensors, bundle
+        "bundle", Path("<converted bundle>"), m.sample_rate_hz, m.sensors, bundle, m.input_axes
     )
     out: dict = {}
     for rec in recordings:

@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from edge.mounting.device import MountingConfig
 from edge.mqtt.broker_address import check_host_setting, split_host_setting
 from edge.mqtt.publish_settings import PublishFields
 from edge.recording.schema import Participant
@@ -363,6 +364,7 @@ class DaemonConfig(_Section):
         "validated by firmware_bridge's sensor map",
     )
     gpio: GpioConfig = Field(default_factory=GpioConfig)
+    mounting: MountingConfig = Field(default_factory=MountingConfig)
 
     @model_validator(mode="after")
     def _rates(self) -> DaemonConfig:

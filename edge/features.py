@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from edge.mounting.apply import AxisRotator
 from edge.recording.schema import PLANAR_CHANNEL_INDEX
 
 PLANAR_CHANNELS: tuple[str, ...] = ("acc_x", "acc_y", "gyr_z")
@@ -98,15 +99,28 @@ class FeatureAssembler:
     ``assemble(imu_row)`` writes the normalised (1, F) float32 vector into a buffer it
     owns and returns it: the same values as :func:`model_features` (missing or
     non-finite values become 0, the feature mean after normalisation).
+
+    With a mounting (``mounting_rad`` or :meth:`set_mounting`) each sensor's acc (x, y) is
+    first turned into segment axes, exactly as :func:`edge.mounting.to_segment_axes`
+    does before :func:`build_features` (its per-sample form,
+    :class:`edge.mounting.AxisRotator`, on the buffer's columns; gyr_z is the rotation
+    axis and stays); ``imu_row`` itself is never modified.
     """
 
     def __init__(
-        self, n_sensors: int, static: np.ndarray, mean: np.ndarray, std: np.ndarray
+        self,
+        n_sensors: int,
+        static: np.ndarray,
+        mean: np.ndarray,
+        std: np.ndarray,
+        *,
+        mounting_rad: np.ndarray | Sequence[float] | None = None,
     ) -> None:
         n_imu = n_imu_features(n_sensors)
         total = n_imu + static.shape[0]
         if mean.shape != (total,) or std.shape != (total,):
             raise ValueError(f"normalisation has {mean.shape} values, features are ({total},)")
+        self._n_sensors = n_sensors
         self._n_imu = n_imu
         self._mean = mean[:n_imu].astype(np.float32)
         self._inv_std = (1.0 / std[:n_imu]).astype(np.float32)
@@ -115,14 +129,41 @@ class FeatureAssembler:
             np.asarray(static, np.float64), mean[n_imu:], std[n_imu:]
         ).astype(np.float32)
         self._view = self.buffer[0, :n_imu].reshape(n_sensors, len(PLANAR_CHANNELS))
+        self._acc_x = self._view[:, PLANAR_CHANNELS.index("acc_x")]
+        self._acc_y = self._view[:, PLANAR_CHANNELS.index("acc_y")]
         self._mean_v = self._mean.reshape(n_sensors, len(PLANAR_CHANNELS))
         self._inv_v = self._inv_std.reshape(n_sensors, len(PLANAR_CHANNELS))
         self._idx = list(PLANAR_CHANNEL_INDEX)
+        self._rotator: AxisRotator | None = None
+        self.set_mounting(mounting_rad)
+
+    def set_mounting(self, mounting_rad: np.ndarray | Sequence[float] | None) -> None:
+        """Undo this (S,) mounting (rad, :meth:`edge.mounting.Mounting.angles`) from the
+        next step on; None: use the channels as they come. Any thread may call this: the
+        new rotation replaces the old one as one reference (allocated here, not per step).
+        """
+        if mounting_rad is None:
+            self._rotator = None
+            return
+        beta = np.asarray(mounting_rad, np.float64).reshape(-1)
+        if beta.shape != (self._n_sensors,):
+            raise ValueError(f"mounting has {beta.shape[0]} angles for {self._n_sensors} sensors")
+        self._rotator = AxisRotator(beta)
+
+    @property
+    def mounting_rad(self) -> np.ndarray | None:
+        """(S,) the mounting being undone (rad), or None."""
+        rot = self._rotator
+        return None if rot is None else np.arctan2(rot.sin, rot.cos)
 
     def assemble(self, imu_row: np.ndarray) -> np.ndarray:
-        """Normalised (1, F) float32 features from one (S, 6) sample (SI, segment axes)."""
+        """Normalised (1, F) float32 features from one (S, 6) sample (SI; sensor axes with
+        a mounting set, else segment axes)."""
         view = self._view
         np.take(imu_row, self._idx, axis=1, out=view, mode="clip")
+        rot = self._rotator  # read once: a new mounting lands between two steps
+        if rot is not None:
+            rot.rotate_xy(self._acc_x, self._acc_y)
         np.subtract(view, self._mean_v, out=view)
         np.multiply(view, self._inv_v, out=view)
         np.nan_to_num(view, copy=False, nan=0.0, posinf=0.0, neginf=0.0)

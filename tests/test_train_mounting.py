@@ -63,5 +63,14 @@ def test_a_checkpoint_trained_on_segment_axes_evaluates_so(tmp_path, walking) ->
     for ch in ("hip_flexion_r", "knee_angle_r", "ankle_angle_r"):
         rms = np.sqrt(np.mean((plain.estimate[ch] - tilted.estimate[ch]) ** 2))
         assert rms < 0.5, (ch, rms)
-    with pytest.raises(ValueError, match="does not undo sensor mounting yet"):
-        convert_checkpoint(ckpt, "float32", [bundled_recording_path("P01_walking")])
+    # the converter takes it; the bundle undoes the same mounting on the device's path
+    result = convert_checkpoint(ckpt, "float32", [bundled_recording_path("P01_walking")])
+    assert result.bundle.manifest.input_axes == "segment"
+    bundle_path = tmp_path / "seg.sspinn"
+    bundle_path.write_bytes(result.bundle_bytes)
+    as_bundle = load_model(bundle_path)
+    assert as_bundle.input_axes == "segment"
+    on_bundle = evaluate(as_bundle, _tilted(walking, "tibia_r", -15.0))
+    for ch in ("hip_flexion_r", "knee_angle_r", "ankle_angle_r"):
+        rms = np.sqrt(np.mean((on_bundle.estimate[ch] - tilted.estimate[ch]) ** 2))
+        assert rms < 0.05, (ch, rms)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.mounting import mounting_for
 from edge.output_spec import ANGLE_CHANNELS, GRF_CHANNELS, JOINT_NAMES, to_published
 from edge.recording import Recording, read_recording
 from train.inputs import (
@@ -62,6 +63,10 @@ class LoadedModel:
             rec.meta.participant.height_m,
             rec.meta.participant.mass_kg,
             sensor_positions(rec, self.sensors),
+            # a segment-axis bundle undoes the same mounting, on the device's code path
+            mounting_rad=mounting_for(rec).angles(self.sensors)
+            if self.input_axes == "segment"
+            else None,
         )
         idx = [rec.sensors.index(s) for s in self.sensors]
         return est.run(np.ascontiguousarray(rec.imu[:, idx]))
@@ -82,7 +87,7 @@ def load_model(path: str | Path) -> LoadedModel:
 
         bundle = read_bundle(path)
         m = bundle.manifest
-        return LoadedModel("bundle", path, m.sample_rate_hz, m.sensors, bundle)
+        return LoadedModel("bundle", path, m.sample_rate_hz, m.sensors, bundle, m.input_axes)
     raise FileNotFoundError(f"{path}: neither a checkpoint folder nor a bundle file")
 
 
@@ -92,7 +97,7 @@ def mounting_report(rec: Recording, *, applied: bool = False) -> dict:
     sagittal angle β (deg), how it was found and its uncertainty. ``applied`` says whether
     the model undid it before its input (a checkpoint trained with
     ``data.undo_mounting``; the shipped model was trained on uncorrected signals)."""
-    from edge.mounting import InsufficientGaitError, mounting_for
+    from edge.mounting import InsufficientGaitError
 
     try:
         m = mounting_for(rec)

@@ -72,8 +72,16 @@ def _canonical_zip(members: Sequence[tuple[str, bytes]]) -> bytes:
 
 
 def manifest_to_bytes(manifest: Manifest) -> bytes:
-    """Canonical JSON bytes of a manifest (sorted keys, 2-space indent, trailing newline)."""
-    return (json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True) + "\n").encode()
+    """Canonical JSON bytes of a manifest (sorted keys, 2-space indent, trailing newline).
+
+    ``input_axes`` is written only when it is ``"segment"``: its absence means
+    ``"sensor"``, so a sensor-axis bundle stays loadable by runtimes older than the field,
+    and those refuse (unknown field) the segment-axis bundles they could not run right.
+    """
+    data = manifest.model_dump(mode="json")
+    if data.get("input_axes") == "sensor":
+        del data["input_axes"]
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
 
 
 def build_bundle(

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 MANIFEST_SCHEMA_VERSION = 1
 QuantizationMode = Literal["float32", "dynamic", "int8"]
+InputAxes = Literal["sensor", "segment"]
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 
 
@@ -93,6 +94,12 @@ class Manifest(_Strict):
         description="Name of each of the F input features, e.g. 'femur_r_acc_x', 'height_m'"
     )
     normalisation: Normalisation
+    input_axes: InputAxes = Field(
+        default="sensor",
+        description="Axes of the IMU channels the features are computed from: 'sensor' "
+        "(as measured, after the device's calibration) or 'segment' (the sensor mounting "
+        "undone first, by edge.mounting's rule). Absent in older bundles: 'sensor'",
+    )
     body_inputs: dict[str, str] = Field(
         default_factory=dict,
         description="Body inputs and how they are fed, e.g. {'height_m': 'input feature'}",

@@ -22,6 +22,8 @@ from edge.daemon.health import HealthReporter, HealthSource
 from edge.daemon.loop import EstimationLoop
 from edge.daemon.model_slot import ModelSlot
 from edge.daemon.system_health import cpu_temp_c, disk_free_mb
+from edge.mounting import Mounting
+from edge.mounting.device import DeviceMounting
 from edge.mqtt.commands import CommandDispatcher, CommandError, config_handler, record_handler
 from edge.mqtt.link import MqttLink
 from edge.mqtt.payloads import build_meta
@@ -47,12 +49,15 @@ class DaemonParts:
         sensor_map: which chip is which segment (positions in segment frames, m).
         clock: the sampler's clock (``SimulatedClock`` runs as fast as possible).
         on_close: released on :meth:`Daemon.close` (e.g. close the SMBus).
+        calibration: the calibration the samples have already been through before the
+            bus (a replayed recording's sidecar ``calibration``), for the mounting rule.
     """
 
     bus: LockedBus
     sensor_map: SensorMap
     clock: Clock = field(default_factory=SystemClock)
     on_close: Callable[[], None] | None = None
+    calibration: dict[str, Any] | None = None
 
 
 class Daemon:
@@ -90,6 +95,12 @@ class Daemon:
         )
         if bundle_path is not None:
             self.slot.load(bundle_path)
+        self.mounting = DeviceMounting.from_config(
+            cfg.mounting, self.names, rate, self._sidecar_template(positions), self.slot.model_dir
+        )
+        if parts.calibration:
+            self.mounting.set_calibration(parts.calibration, keep=False)
+        self.slot.set_mounting(self.mounting.angles())
         self.link = MqttLink.from_config(cfg)
         self.publisher = EstimatePublisher(
             self.link.publish_estimate, rate, cfg.mqtt.publish_settings()
@@ -99,6 +110,7 @@ class Daemon:
         self.recorder = Recorder.from_config(
             cfg, self._sidecar_template(positions), on_alarm=self._on_alarm
         )
+        self.recorder.set_calibration(self.mounting.sidecar_calibration())
         self.calibration: CalibrationApplier | None = None
         self.loop = EstimationLoop(
             self.acquisition,
@@ -108,7 +120,9 @@ class Daemon:
             recorder=self.recorder,
             sensor_names=self.names,
             clock=parts.clock,
+            mounting=self.mounting,
         )
+        self.mounting.on_change = self._on_mounting
         self.sampler = FixedRateSampler(rate, parts.clock)
         self.dispatcher = CommandDispatcher(self.link)
         self.dispatcher.register("record", record_handler(self.recorder))
@@ -144,6 +158,11 @@ class Daemon:
                     "mass_kg": self.cfg.participant.mass_kg,
                 },
                 "device_name": self.cfg.device.name,
+                "mounting": {
+                    "applied": self.slot.input_axes == "segment",
+                    "model_input_axes": self.slot.input_axes,
+                    **self.mounting.report(),
+                },
             },
         )
 
@@ -210,6 +229,12 @@ class Daemon:
         if self.parts.on_close is not None:
             self.parts.on_close()
 
+    def _on_mounting(self, mounting: Mounting) -> None:
+        """A new mounting in use: into the model, the next recording segments and meta."""
+        self.slot.set_mounting(mounting.angles(self.names))
+        self.recorder.set_calibration(self.mounting.sidecar_calibration())
+        self._republish_meta()
+
     def _republish_meta(self) -> None:
         """Replace the retained ``meta`` (after a model swap or a config change)."""
         self.link.set_meta(self._meta())
@@ -251,6 +276,7 @@ class Daemon:
                 "model_version": bundle.manifest.version if bundle else None,
                 "model_swaps": self.slot.swaps,
                 "model_rollbacks": self.slot.rollbacks,
+                "mounting": self.mounting.status(),
             }
 
         return {
@@ -298,5 +324,9 @@ class Daemon:
             applier.cos[:] = 1.0
             applier.sin[:] = 0.0
         self.loop.calibration = applier
-        self.recorder.set_calibration({"kind": request.kind, **result.to_sidecar()})
-        return {"kind": request.kind, "calibration": result.to_sidecar()}
+        self.mounting.set_calibration({"kind": request.kind, **result.to_sidecar()})
+        return {
+            "kind": request.kind,
+            "calibration": result.to_sidecar(),
+            "mounting": self.mounting.report()["sensors"],
+        }

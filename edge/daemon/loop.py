@@ -8,6 +8,7 @@ import numpy as np
 
 from edge.daemon.model_slot import ModelSlot, SlotStep
 from edge.daemon.raw_capture import RawCapture
+from edge.mounting.device import DeviceMounting
 from edge.mqtt.payloads import EstimateFrame
 from edge.mqtt.publisher import EstimatePublisher
 from firmware_bridge.acquisition import Acquisition
@@ -36,12 +37,14 @@ class EstimationLoop:
         calibration: CalibrationApplier | None = None,
         sensor_names: Sequence[str] = (),
         clock: Clock | None = None,
+        mounting: DeviceMounting | None = None,
     ) -> None:
         self.acq = acquisition
         self.slot = slot
         self.publisher = publisher
         self.recorder = recorder
         self.calibration = calibration
+        self.mounting = mounting  # sees every calibrated sample (functional estimate)
         self.rate_hz = rate_hz
         self.names = list(sensor_names) or list(acquisition.names)
         self.clock = clock or SystemClock()
@@ -73,6 +76,8 @@ class EstimationLoop:
             self._capture = None
         if self.calibration is not None:
             self.calibration.apply(data)
+        if self.mounting is not None:
+            self.mounting.observe(data)
         t = tick.index / self.rate_hz
         self.last_t = t
         self.samples += 1

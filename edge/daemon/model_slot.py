@@ -138,6 +138,7 @@ class ModelSlot:
         self._live_left = 0
         self.swaps = 0
         self.rollbacks = 0
+        self._mounting_rad = np.zeros(len(self.sensors))
 
     @property
     def estimator(self) -> Estimator | None:
@@ -155,6 +156,22 @@ class ModelSlot:
         """Device sensor rows the live model reads (all, in order, without a model)."""
         live = self._live
         return live.sensor_index if live else np.arange(len(self.sensors))
+
+    @property
+    def input_axes(self) -> str | None:
+        """The live model's ``input_axes`` ("sensor" | "segment"), None without a model."""
+        live = self._live
+        return live.bundle.manifest.input_axes if live else None
+
+    def set_mounting(self, mounting_rad: np.ndarray) -> None:
+        """The (S,) mounting still to undo (rad, device sensor order), for this and every
+        later model (only segment-axis models use it); any thread may call this."""
+        beta = np.asarray(mounting_rad, np.float64).copy()
+        with self._lock:
+            self._mounting_rad = beta
+            for live in (self._live, self._previous):
+                if live is not None:
+                    live.estimator.set_mounting(beta[live.sensor_index])
 
     def step(self, imu: np.ndarray) -> SlotStep | None:
         """Run one sample through the live model.
@@ -210,6 +227,7 @@ class ModelSlot:
         """Load the bundle at ``path`` (start-up); raises BundleError when unusable."""
         estimator, bundle, index, report = self._prepare(Path(path))
         with self._lock:
+            estimator.set_mounting(self._mounting_rad[index])
             self._live = _live_model(estimator, bundle, index, len(self.sensors))
         log.info(
             "model %s %s loaded from %s", bundle.manifest.model_id, bundle.manifest.version, path
@@ -240,6 +258,7 @@ class ModelSlot:
         with self._lock:
             if self._live is not None:
                 self._previous = self._live
+            estimator.set_mounting(self._mounting_rad[index])
             self._live = _live_model(estimator, bundle, index, len(self.sensors))
             self._live_left = LIVE_CHECK_STEPS
             self.swaps += 1

@@ -68,6 +68,7 @@ def simulation_config(
             "health_interval_s": 2.0,
         },
         "model": {"bundle": str(bundle)},
+        "mounting": {"persist": False},  # a replay follows its sidecar, keeps nothing
         "recorder": {
             "dir": str(record_dir or Path(tempfile.gettempdir()) / "sspinn-recordings"),
             "enabled_at_start": record_dir is not None,
@@ -80,10 +81,17 @@ def simulation_config(
 
 
 def simulated_parts(rec: Recording, *, fast: bool) -> DaemonParts:
-    """Emulated TCA9548A + 7 IMUs replaying ``rec`` one sample per read."""
+    """Emulated TCA9548A + 7 IMUs replaying ``rec`` one sample per read; the data have
+    been through the recording's sidecar ``calibration``, so a segment-axis model undoes
+    what that leaves (:mod:`edge.mounting.rule`), else the on-device functional estimate."""
     hw = build_simulated_hardware(rec, advance="per_read")
     clock = SimulatedClock() if fast else SystemClock()
-    return DaemonParts(bus=LockedBus(hw.smbus), sensor_map=hw.sensor_map, clock=clock)
+    return DaemonParts(
+        bus=LockedBus(hw.smbus),
+        sensor_map=hw.sensor_map,
+        clock=clock,
+        calibration=rec.meta.calibration,
+    )
 
 
 __all__ = [

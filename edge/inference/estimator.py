@@ -42,6 +42,10 @@ class Estimator:
         height_m, mass_kg: the wearer's body inputs.
         sensor_positions_m: (S, 2|3) sensor positions in segment frames (m), in the
             manifest's sensor order.
+        mounting_rad: (S,) the sensors' mounting still to undo (rad, manifest sensor
+            order; :mod:`edge.mounting.rule`), used when the bundle's ``input_axes`` is
+            ``"segment"``; None there means identity until :meth:`set_mounting`. A
+            sensor-axis bundle never rotates its input (the value is kept, not used).
     """
 
     def __init__(
@@ -51,6 +55,7 @@ class Estimator:
         mass_kg: float,
         sensor_positions_m: np.ndarray,
         *,
+        mounting_rad: np.ndarray | None = None,
         num_threads: int = 1,
         runtime: str | None = None,
     ) -> None:
@@ -64,6 +69,10 @@ class Estimator:
         std = np.asarray(manifest.normalisation.std, np.float64)
         static = static_features(height_m, mass_kg, np.asarray(sensor_positions_m))
         self.assembler = FeatureAssembler(len(manifest.sensors), static, mean, std)
+        #: True when the bundle expects segment-axis input (the mounting is undone).
+        self.undoes_mounting = manifest.input_axes == "segment"
+        self.mounting_rad: np.ndarray | None = None
+        self.set_mounting(mounting_rad)
         self._scale: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         buffers = {}
         for group in PUBLISHED_GROUPS:
@@ -75,11 +84,23 @@ class Estimator:
             buffers[group] = np.zeros(n, dtype=np.float32)
         self.estimate = Estimate(**buffers)
 
+    def set_mounting(self, mounting_rad: np.ndarray | None) -> None:
+        """The (S,) mounting to undo from the next step on (rad, manifest sensor order;
+        None: identity). Only a segment-axis bundle applies it; any thread may call this.
+        """
+        beta = None if mounting_rad is None else np.asarray(mounting_rad, np.float64).copy()
+        self.mounting_rad = beta
+        if self.undoes_mounting:
+            n = len(self.manifest.sensors)
+            self.assembler.set_mounting(np.zeros(n) if beta is None else beta)
+
     def reset(self) -> None:
         self.stepper.reset()
 
     def step(self, imu_row: np.ndarray) -> Estimate:
-        """One step from a (S, 6) IMU sample (SI, segment axes, NaN for missing)."""
+        """One step from a (S, 6) IMU sample (SI, NaN for missing): as the device
+        measures it (after its calibration); a segment-axis bundle undoes the mounting
+        set with :meth:`set_mounting` before computing the features."""
         self.stepper.step(self.assembler.assemble(imu_row))
         for group in PUBLISHED_GROUPS:
             out = getattr(self.estimate, group)

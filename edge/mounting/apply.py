@@ -74,6 +74,22 @@ class AxisRotator:
         self._x = np.empty_like(b)
         self._t = np.empty_like(b)
 
+    def rotate_xy(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Rotate one (x, y) pair of channels in place: (x, y) ← R(β) (x, y) per sensor.
+
+        Args:
+            x, y: (S,) views (any float dtype, e.g. columns of a feature buffer) of one
+                vector's x and y components in sensor axes; segment axes on return.
+        """
+        c, s, x0, t = self.cos, self.sin, self._x, self._t
+        np.copyto(x0, x)
+        np.multiply(c, x, out=x)  # x' = c x − s y
+        np.multiply(s, y, out=t)
+        np.subtract(x, t, out=x)
+        np.multiply(c, y, out=y)  # y' = s x + c y
+        np.multiply(s, x0, out=t)
+        np.add(y, t, out=y)
+
     def apply(self, frame: np.ndarray) -> np.ndarray:
         """Rotate one sample in place to segment axes and return it.
 
@@ -81,17 +97,8 @@ class AxisRotator:
             frame: (S, 6) float64 acc_x, acc_y, acc_z (m/s²), gyr_x, gyr_y, gyr_z (rad/s)
                 in sensor axes on entry, segment axes on return; NaN stays NaN.
         """
-        c, s, x0, t = self.cos, self.sin, self._x, self._t
         for off in (0, 3):
-            x = frame[:, off]
-            y = frame[:, off + 1]
-            np.copyto(x0, x)
-            np.multiply(c, x, out=x)  # x' = c x − s y
-            np.multiply(s, y, out=t)
-            x -= t
-            np.multiply(c, y, out=y)  # y' = s x + c y
-            np.multiply(s, x0, out=t)
-            y += t
+            self.rotate_xy(frame[:, off], frame[:, off + 1])
         return frame
 
 

@@ -36,6 +36,7 @@ import numpy as np
 from edge.mounting.apply import Mounting, SensorMounting, confidence_from_uncertainty
 from edge.mounting.gait import GaitOrientation, _prepare, _rot, gait_orientation
 from edge.mounting.joint_centres import joint_centre
+from edge.mounting.rule import completed, lacking, stored_mounting
 from edge.mounting.settings import (
     CHAINS,
     LENGTH_FRACTION,
@@ -308,19 +309,16 @@ def mounting_for(
     height_m: float | None = None,
     settings: FunctionalSettings | None = None,
 ) -> Mounting:
-    """The mounting to undo for a recording: what its sidecar's ``calibration`` holds
-    (a standing capture first, see :meth:`Mounting.from_sidecar`), else the functional
-    estimate, with sensors the sidecar lacks filled in by the functional estimate.
+    """The mounting to undo for a recording, by the one rule (:mod:`edge.mounting.rule`):
+    what its sidecar's ``calibration`` leaves to undo (alignment applied: 0; a standing
+    capture: its angles; a stored ``"mounting"`` entry), else the functional estimate,
+    with sensors the sidecar lacks filled in by the functional estimate.
 
     Raises:
         InsufficientGaitError: nothing stored for some sensor and too little gait.
     """
-    stored = Mounting.from_sidecar(rec.meta.calibration)
-    if stored is not None and all(s in stored.sensors for s in rec.sensors):
-        return stored
+    stored = stored_mounting(rec.meta.calibration)
+    if not lacking(stored, rec.sensors):
+        return stored  # type: ignore[return-value]
     est = estimate_functional(rec.without_truth(), height_m=height_m, settings=settings)
-    if stored is None:
-        return est
-    merged = dict(est.sensors)
-    merged.update(stored.sensors)
-    return Mounting(sensors=merged, details=est.details, warnings=stored.warnings + est.warnings)
+    return completed(stored, est)
