@@ -69,6 +69,11 @@ class LossWeights(_Strict):
     effort: float = 1.0
     joint_range: float = 10.0
     speed: float = 10.0
+    gyro_no_slip: float = Field(
+        0.0,
+        description="No-slip of the loaded points with the gyroscope-measured segment rates: "
+        "pins the forward speed (train.physics.contact.gyro_no_slip_term); 0 disables",
+    )
 
 
 class OptimConfig(_Strict):
@@ -84,11 +89,6 @@ class OptimConfig(_Strict):
 class ContactConfig(_Strict):
     """How the contact terms read the foot (``train.physics.contact``, docs/physics.md)."""
 
-    sliding_from: Literal["gyroscopes", "velocities"] = Field(
-        "velocities",
-        description="No-slip with the segments' angular velocities as the gyroscopes "
-        "measured them, or as the model's q̇ says",
-    )
     compliance_m_per_bw: float = Field(
         0.0, ge=0, le=0.05, description="m/BW a loaded point may press into the ground"
     )

@@ -13,6 +13,8 @@ Every term is a dimensionless mean over (batch, time after burn-in):
 - ``effort``: small joint moments; (BW·BH / 0.05)².
 - ``joint_range``: angles inside gait ranges, pelvis height within body proportions;
   (excess / 0.1 rad)².
+- ``gyro_no_slip``: the loaded points do not slide when the legs turn at the rates the
+  gyroscopes measured (pins the forward speed; ``train.physics.contact``).
 - ``speed``: speed output = mean forward pelvis velocity over the window, and steady;
   ((m/s) / 0.1)².
 
@@ -59,6 +61,7 @@ DYNAMICS_TERMS = (
     "sliding",
     "friction_cone",
     "penetration",
+    "gyro_no_slip",
     "effort",
 )
 
@@ -74,6 +77,7 @@ def loss_terms(
     dt: float,
     burn_in: int,
     contact: ContactConfig | None = None,
+    gyro_no_slip: bool = False,
 ) -> dict[str, tf.Tensor]:
     """All terms (scalars) for one batch.
 
@@ -84,6 +88,7 @@ def loss_terms(
         dt: sample period, s.
         burn_in: initial steps excluded (the causal LSTM starts from a zero state).
         contact: how the contact terms read the foot; default :class:`ContactConfig`.
+        gyro_no_slip: also compute ``gyro_no_slip`` (pass ``weights.gyro_no_slip > 0``).
     """
     contact = contact or ContactConfig()
     sl = slice(burn_in, None)
@@ -107,7 +112,7 @@ def loss_terms(
         sensor_positions=batch["positions"],
         measured_imu=batch["imu"][:, sl],
         contact_params=contact.parameters(),
-        sliding_from_gyroscopes=contact.sliding_from == "gyroscopes",
+        gyro_no_slip=gyro_no_slip,
     )
     out = {name: tf.reduce_mean(value) for name, value in terms.items()}
 

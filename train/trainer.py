@@ -136,6 +136,7 @@ class Trainer:
                 self.history = json.loads(hist.read_text())
         dt = 1.0 / cfg.data.rate_hz
         weights = cfg.losses.model_dump()
+        gyro_no_slip = cfg.losses.gyro_no_slip > 0
         burn_in = cfg.burn_in
         clip = cfg.optim.clip_norm
         warmup = max(1, cfg.optim.physics_warmup_steps)
@@ -144,7 +145,7 @@ class Trainer:
         def train_step(batch: dict, ramp: tf.Tensor) -> tuple:
             with tf.GradientTape() as tape:
                 outputs = model(batch["features"], training=True)
-                terms = loss_terms(outputs, batch, dt, burn_in, cfg.contact)
+                terms = loss_terms(outputs, batch, dt, burn_in, cfg.contact, gyro_no_slip)
                 loss = total_loss(terms, weights, ramp)
             grads = tape.gradient(loss, model.trainable_variables)
             grads, norm = tf.clip_by_global_norm(grads, clip)

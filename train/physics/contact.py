@@ -118,7 +118,6 @@ def contact_consistency_terms(
     contact_vel: tf.Tensor,
     forces_bw: tf.Tensor,
     params: ContactConsistencyParameters | None = None,
-    sliding_vel_x: tf.Tensor | None = None,
 ) -> dict[str, tf.Tensor]:
     """Smooth penalties tying predicted contact forces to foot kinematics.
 
@@ -128,9 +127,6 @@ def contact_consistency_terms(
         contact_vel: (..., T, 4, 2) their velocities, m/s (``Kinematics.contact_vel``).
         forces_bw: (..., T, 4, 2) predicted ground-on-foot forces (Fx, Fy), BW.
         params: scales; default :class:`ContactConsistencyParameters`.
-        sliding_vel_x: (..., T, 4) horizontal point velocities, m/s, for the sliding term
-            (e.g. with the measured segment angular velocities,
-            ``Kinematics.contact_vel_given_omega``); default ``contact_vel[..., 0]``.
 
     Returns:
         Per-frame terms (..., T), each summed over the 4 points, dimensionless, >= 0
@@ -157,8 +153,7 @@ def contact_consistency_terms(
     sink = p.compliance_m_per_bw * fy_pos
     above = softpos(height - p.touchdown_band_m + sink, p.smoothing_length) / p.height_scale
     below = softpos(-height - sink, p.smoothing_length) / p.height_scale
-    vx = contact_vel[..., 0] if sliding_vel_x is None else tf.cast(sliding_vel_x, dtype)
-    slide = _smooth_abs(vx, p.smoothing_velocity) / p.velocity_scale
+    slide = _smooth_abs(contact_vel[..., 0], p.smoothing_velocity) / p.velocity_scale
     return {
         "negative_normal": tf.reduce_sum(neg * neg, axis=-1),
         "off_ground": tf.reduce_sum(fy_pos * above, axis=-1),
@@ -166,6 +161,32 @@ def contact_consistency_terms(
         "friction_cone": tf.reduce_sum(cone * cone, axis=-1),
         "penetration": tf.reduce_sum(below * below, axis=-1),
     }
+
+
+def gyro_no_slip_term(
+    forces_bw: tf.Tensor,
+    vel_x: tf.Tensor,
+    params: ContactConsistencyParameters | None = None,
+) -> tf.Tensor:
+    """(..., T) no-slip of the loaded points with the measured segment rates: the sum over
+    points of ``F · |vx| / velocity_scale`` with F = max(Fy, 0) held constant (no
+    gradient), dimensionless.
+
+    ``vel_x`` comes from :meth:`Kinematics.contact_vel_given_omega` with the gyroscopes'
+    rates, so the term can only be lowered by the pose and the pelvis velocity: it pins
+    the forward speed to the measured leg rotation in stance. Holding F constant closes
+    the escape of carrying no load (the ``sliding`` term decides where the load goes).
+
+    Args:
+        forces_bw: (..., T, 4, 2) predicted contact forces, BW.
+        vel_x: (..., T, 4) horizontal point velocities, m/s.
+        params: scales; default :class:`ContactConsistencyParameters`.
+    """
+    p = params or ContactConsistencyParameters()
+    forces_bw = tf.convert_to_tensor(forces_bw)
+    load = tf.stop_gradient(softpos(forces_bw[..., 1], p.smoothing_force))
+    vx = tf.cast(vel_x, forces_bw.dtype)
+    return tf.reduce_sum(load * _smooth_abs(vx, p.smoothing_velocity), axis=-1) / p.velocity_scale
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,11 @@ from collections.abc import Sequence
 import tensorflow as tf
 
 from train.physics.constants import N_SEGMENTS, segment_index
-from train.physics.contact import ContactConsistencyParameters, contact_consistency_terms
+from train.physics.contact import (
+    ContactConsistencyParameters,
+    contact_consistency_terms,
+    gyro_no_slip_term,
+)
 from train.physics.dynamics import kane_residual, normalise_residual
 from train.physics.kinematics import forward_kinematics
 from train.physics.parameters import BodyParameters
@@ -78,7 +82,7 @@ def physics_loss_terms(
     measured_imu: tf.Tensor | None = None,
     contact_params: ContactConsistencyParameters | None = None,
     air_drag: bool = False,
-    sliding_from_gyroscopes: bool = False,
+    gyro_no_slip: bool = False,
 ) -> dict[str, tf.Tensor]:
     """All per-frame physics terms, each (..., T), sharing one forward kinematics.
 
@@ -93,11 +97,10 @@ def physics_loss_terms(
             acc_y, gyr_z; the IMU terms are computed when all three are given.
         contact_params: scales of the contact terms.
         air_drag: include air drag in the residual.
-        sliding_from_gyroscopes: the sliding term reads the points' velocities with
-            the segments' angular velocities measured by the gyroscopes (``measured_imu``
-            gyr_z, one sensor per segment in ``SEGMENTS`` order; the model's own where a
-            value is missing) instead of the model's q̇: the stance foot then pins the
-            pelvis velocity to what the gyroscopes measured.
+        gyro_no_slip: add ``gyro_no_slip`` (:func:`gyro_no_slip_term`): the loaded
+            points' velocities with the segments' angular velocities as the gyroscopes
+            measured them (``measured_imu`` gyr_z of each segment's sensor; the model's
+            own where one is missing) instead of the model's q̇.
 
     Returns:
         ``eom`` (see :func:`eom_loss`), the five contact terms of
@@ -110,8 +113,10 @@ def physics_loss_terms(
     forces_bw = tf.convert_to_tensor(contact_forces, dtype=res.dtype) / _per_body(
         p.body_weight, p, 2
     )
-    slide_vx = None
-    if sliding_from_gyroscopes and measured_imu is not None and sensor_segments is not None:
+    terms.update(
+        contact_consistency_terms(kin.contact_pos, kin.contact_vel, forces_bw, contact_params)
+    )
+    if gyro_no_slip and measured_imu is not None and sensor_segments is not None:
         gyr = tf.convert_to_tensor(measured_imu, dtype=res.dtype)[..., 2]
         column = {segment_index(s): i for i, s in enumerate(sensor_segments)}
         per_segment = []
@@ -121,12 +126,8 @@ def physics_loss_terms(
                 g = gyr[..., column[j]]
                 own = tf.where(tf.math.is_finite(g), g, own)
             per_segment.append(own)
-        slide_vx = kin.contact_vel_given_omega(tf.stack(per_segment, axis=-1))[..., 0]
-    terms.update(
-        contact_consistency_terms(
-            kin.contact_pos, kin.contact_vel, forces_bw, contact_params, slide_vx
-        )
-    )
+        vx = kin.contact_vel_given_omega(tf.stack(per_segment, axis=-1))[..., 0]
+        terms["gyro_no_slip"] = gyro_no_slip_term(forces_bw, vx, contact_params)
     if sensor_segments is not None and sensor_positions is not None and measured_imu is not None:
         imu = virtual_imu(q, qd, qdd, p, sensor_segments, sensor_positions, kin=kin)
         terms.update(imu_loss_terms(imu, measured_imu, p.gravity))
