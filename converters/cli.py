@@ -8,14 +8,20 @@ sspinn-convert push BUNDLE --broker HOST[:PORT] --device ID [--tls-ca FILE ...]
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import sys
 from pathlib import Path
 
 from edge.bundle import BundleError, generate_keypair, load_signing_key, write_bundle
+from edge.recording import resolve_recording
+from edge.version import add_version_argument
 
 log = logging.getLogger("sspinn-convert")
+
+#: The subcommands besides the default (convert a checkpoint).
+COMMANDS = ("keygen", "push")
 
 
 def default_checkpoint() -> Path:
@@ -31,23 +37,42 @@ def _convert_parser() -> argparse.ArgumentParser:
         description="Convert a trained checkpoint into a streaming TFLite bundle (*.sspinn). "
         "Other commands: 'sspinn-convert keygen --help', 'sspinn-convert push --help'.",
     )
+    add_version_argument(p)
     p.add_argument(
         "checkpoint", nargs="?", type=Path, help="checkpoint folder (default: shipped model)"
     )
-    p.add_argument("--quantize", choices=("float32", "dynamic", "int8"), default="int8")
+    p.add_argument(
+        "--quantize",
+        choices=("float32", "dynamic", "int8"),
+        default="int8",
+        help="float32: exact, largest; dynamic: int8 weights, float compute; int8: integer "
+        "weights and compute, calibrated on --data (the shipped bundle; default)",
+    )
     p.add_argument("--out", type=Path, required=True, help="bundle file to write (*.sspinn)")
     p.add_argument("--sign", type=Path, metavar="KEY", help="Ed25519 private key file")
     p.add_argument(
         "--data",
-        type=Path,
         nargs="*",
         default=None,
-        help="recordings for int8 calibration and parity (default: the bundled P01 recordings "
-        "and one synthetic recording when the generator is available)",
+        metavar="RECORDING",
+        help="recordings (CSV, NAME or bundled:NAME) for int8 calibration and parity (default: "
+        "the bundled P01 recordings and one synthetic recording when the generator is available)",
     )
     p.add_argument("--report", type=Path, help="report JSON path (default: BUNDLE.report.json)")
-    p.add_argument("--version", dest="model_version", help="override the model's semantic version")
     return p
+
+
+def _not_a_command(word: str) -> str | None:
+    """The error for a first argument that is neither a command nor an existing path
+    (``sspinn-convert keygn``), else None."""
+    if Path(word).exists() or word.startswith("-") or "/" in word or "." in word:
+        return None
+    close = difflib.get_close_matches(word, COMMANDS, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return (
+        f"error: {word!r} is not a command; {hint}commands: {', '.join(COMMANDS)}, or the "
+        f"checkpoint folder to convert (there is no folder {word!r}; see sspinn-convert --help)"
+    )
 
 
 def _default_recordings() -> list:
@@ -65,6 +90,11 @@ def _default_recordings() -> list:
 
 def _run_convert(argv: list[str]) -> int:
     args = _convert_parser().parse_args(argv)
+    try:
+        data = [resolve_recording(d) for d in args.data] if args.data else None
+    except FileNotFoundError as exc:
+        print(f"error: --data: {exc}", file=sys.stderr)
+        return 2
     from converters.pipeline import convert_checkpoint
 
     checkpoint = args.checkpoint or default_checkpoint()
@@ -76,7 +106,7 @@ def _run_convert(argv: list[str]) -> int:
         )
         return 2
     key = load_signing_key(args.sign) if args.sign else None
-    recordings = args.data if args.data else _default_recordings()
+    recordings = data or _default_recordings()
     try:
         result = convert_checkpoint(
             checkpoint,
@@ -100,6 +130,7 @@ def _run_keygen(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="sspinn-convert keygen", description="Create an Ed25519 key pair."
     )
+    add_version_argument(p)
     p.add_argument(
         "--out", type=Path, required=True, help="private key file; KEY.pub is written beside it"
     )
@@ -119,6 +150,7 @@ def _run_push(argv: list[str]) -> int:
     p = argparse.ArgumentParser(
         prog="sspinn-convert push", description="Send a bundle to a device over MQTT."
     )
+    add_version_argument(p)
     p.add_argument("bundle", type=Path)
     p.add_argument("--broker", required=True, help="HOST[:PORT]")
     p.add_argument("--device", required=True, help="device id")
@@ -164,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
             return _run_keygen(argv[1:])
         if argv[:1] == ["push"]:
             return _run_push(argv[1:])
+        if argv and (problem := _not_a_command(argv[0])):
+            print(problem, file=sys.stderr)
+            return 2
         return _run_convert(argv)
     except (BundleError, FileExistsError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ import signal
 import threading
 
 from dashboard.server import DashboardServer
+from edge.version import add_version_argument
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sspinn-dashboard",
         description="Serve the live SSPINNpose dashboard, fed by an MQTT broker.",
     )
+    add_version_argument(p)
     p.add_argument(
         "--broker",
         default="127.0.0.1:1883",

@@ -41,6 +41,7 @@ from dashboard.device_hub import valid_device_id
 from dashboard.server import DashboardServer
 from edge.mqtt.local_broker import Broker, BrokerError, start_broker, stop_process
 from edge.recording import bundled_recording_path
+from edge.version import add_version_argument
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Live demo: MQTT broker + dashboard + sspinn-edge simulate on the bundled "
         "real recordings (walking, then running). Ctrl-C stops everything.",
     )
+    add_version_argument(p)
     p.add_argument(
         "--seconds",
         type=float,

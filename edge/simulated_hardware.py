@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.recording import Recording, bundled_recording_path, read_recording
+from edge.recording import Recording, read_recording, resolve_recording
 from firmware_bridge.clock import Clock
 from firmware_bridge.emulation import EmulatedHardware, ImuNoise, build_emulated_bus
 from firmware_bridge.emulation.imu import Advance
@@ -24,11 +24,9 @@ log = logging.getLogger(__name__)
 
 
 def load_recording(spec: str | Path) -> Recording:
-    """A recording from a CSV path or the stem of a bundled one (``"P01_walking"``)."""
-    path = Path(spec)
-    if path.suffix.lower() == ".csv" or path.exists():
-        return read_recording(path)
-    return read_recording(bundled_recording_path(str(spec)))
+    """A recording from a CSV path, a bundled name (``"P01_walking"``) or
+    ``"bundled:P01_walking"`` (:func:`edge.recording.resolve_recording`)."""
+    return read_recording(resolve_recording(spec))
 
 
 def sensor_map_for(

@@ -1,6 +1,6 @@
 """``sspinn-eval``: accuracy of a checkpoint or bundle against ground truth.
 
-sspinn-eval [--model PATH] --data CSV [--json] [--plot PNG]
+sspinn-eval [--model PATH] --data RECORDING [--json] [--plot PNG]
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from edge.recording import RecordingError
+from edge.recording import RecordingError, resolve_recording
+from edge.version import add_version_argument
 
 
 def default_model() -> Path:
@@ -55,22 +56,37 @@ def _format_table(metrics: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="sspinn-eval", description=__doc__.splitlines()[0])
-    p.add_argument(
-        "--model", type=Path, help="checkpoint folder or *.sspinn bundle (default: shipped)"
+    p = argparse.ArgumentParser(
+        prog="sspinn-eval",
+        description="Accuracy of a checkpoint or bundle against a recording's ground truth.",
     )
-    p.add_argument("--data", required=True, help="recording CSV (or bundled:NAME)")
+    add_version_argument(p)
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="checkpoint folder or *.sspinn bundle (default: the shipped float checkpoint)",
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        metavar="RECORDING",
+        help="recording CSV, or a bundled recording: NAME or bundled:NAME (e.g. P01_walking)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--plot", type=Path, help="write a PNG of estimate vs truth per channel")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    try:
+        data = resolve_recording(args.data)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     from train.evaluation import evaluate, load_model, plot_evaluation
-    from train.sources import resolve_recording_path
 
     model_path = args.model or default_model()
     try:
         model = load_model(model_path)
-        ev = evaluate(model, resolve_recording_path(args.data))
+        ev = evaluate(model, data)
     except (FileNotFoundError, RecordingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

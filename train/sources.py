@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.recording import Recording, bundled_recording_path, read_recording
+from edge.recording import Recording, read_recording, resolve_recording
 from train.config import DataConfig
 from train.data.augment import varied_tiling
 from train.inputs import at_model_rate, in_segment_axes
@@ -16,10 +16,9 @@ log = logging.getLogger(__name__)
 
 
 def resolve_recording_path(spec: str) -> Path:
-    """``bundled:NAME`` → the shipped recording; anything else is a CSV path."""
-    if spec.startswith("bundled:"):
-        return bundled_recording_path(spec.removeprefix("bundled:"))
-    return Path(spec)
+    """``bundled:NAME`` or ``NAME`` → the shipped recording, else a CSV path: the edge's
+    one resolver (:func:`edge.recording.resolve_recording`)."""
+    return resolve_recording(spec)
 
 
 def real_sources(cfg: DataConfig, seed: int) -> list[Recording]:

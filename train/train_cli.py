@@ -11,8 +11,12 @@ import logging
 import sys
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from train.config import ConfigError, TrainConfig, load_train_config
+from edge.version import add_version_argument
+
+if TYPE_CHECKING:
+    from train.config import TrainConfig
 
 
 def bundled_config(name: str) -> Path:
@@ -26,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Train the SSPINNpose network without labels: IMU data, height and mass "
         "in; physics, IMU and consistency losses out.",
     )
+    add_version_argument(p)
     p.add_argument(
         "--config", type=Path, help="TOML/JSON config (default: train/configs/default.toml)"
     )
@@ -38,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from train.config import ConfigError, load_train_config  # TensorFlow: after the --help
+
     try:
         path = args.config or bundled_config("quick" if args.quick else "default")
         cfg: TrainConfig = load_train_config(path)

@@ -19,6 +19,7 @@ from edge.cli.exit_codes import EXIT_OK, CommandFailed
 from edge.cli.probe import add_probe
 from edge.cli.run import add_run
 from edge.cli.simulate import add_simulate
+from edge.version import add_version_argument
 
 COMMANDS: list[tuple[str, Callable[[argparse._SubParsersAction], None]]] = [
     ("run", add_run),
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sspinn-edge", description="SSPINNpose edge device: sensors, model, MQTT."
     )
+    add_version_argument(parser)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +24,7 @@ from edge.recording import (
     Recording,
     bundled_recording_path,
     read_recording,
+    resolve_recording,
     tile_cycles,
 )
 
@@ -67,7 +67,9 @@ def truth_offsets(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("csv", nargs="*", type=Path, help="recordings (default: bundled P01)")
+    parser.add_argument(
+        "csv", nargs="*", help="recording CSVs or bundled names (default: the bundled P01 ones)"
+    )
     parser.add_argument(
         "--flat-instant-s",
         type=float,
@@ -88,7 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         overrides["centre_smooth_s"] = args.centre_smooth_s
     cfg = FunctionalSettings(**overrides)
     logging.basicConfig(level=logging.ERROR)
-    paths = args.csv or [bundled_recording_path(n) for n in ("P01_walking", "P01_running")]
+    try:
+        paths = [resolve_recording(c) for c in args.csv] or [
+            bundled_recording_path(n) for n in ("P01_walking", "P01_running")
+        ]
+    except FileNotFoundError as exc:
+        parser.error(str(exc))
     for path in paths:
         rec = read_recording(path)
         m = estimate_functional(rec.without_truth(), settings=cfg)

@@ -10,6 +10,7 @@ from edge.recording.recording import Recording
 from edge.recording.sample_data import (
     bundled_recording_names,
     bundled_recording_path,
+    resolve_recording,
     sample_data_dir,
 )
 from edge.recording.schema import (
@@ -47,6 +48,7 @@ __all__ = [
     "read_recording",
     "read_sidecar",
     "resample",
+    "resolve_recording",
     "sample_data_dir",
     "sidecar_path",
     "tile_cycles",

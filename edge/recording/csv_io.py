@@ -163,9 +163,11 @@ def read_recording(path: str | Path, *, drop_truncated_tail: bool = False) -> Re
     """
     path = Path(path)
     csv_path = path.with_suffix(".csv")
-    meta = read_sidecar(sidecar_path(csv_path))
     if not csv_path.is_file():
+        if not sidecar_path(csv_path).is_file():
+            raise RecordingError(path, "no such file")
         raise RecordingError(csv_path, "recording CSV missing (its sidecar exists)")
+    meta = read_sidecar(sidecar_path(csv_path))
     text = csv_path.read_text(encoding="utf-8")
     if not text.strip():
         raise RecordingError(csv_path, "empty file", line=1)

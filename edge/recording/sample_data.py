@@ -27,3 +27,35 @@ def bundled_recording_path(name: str) -> Path:
             f"no bundled recording {name!r}; available: {', '.join(bundled_recording_names())}"
         )
     return path
+
+
+#: The prefix that names a bundled recording explicitly: ``bundled:P01_walking``.
+BUNDLED_PREFIX = "bundled:"
+
+
+def resolve_recording(spec: str | Path) -> Path:
+    """The one way every command turns a recording argument into a CSV path.
+
+    Accepted forms: ``bundled:NAME`` and a bare ``NAME`` (a bundled recording's stem,
+    e.g. ``P01_walking``), or a path to a CSV (or its ``.json`` sidecar, or the path
+    without its suffix). A path that exists wins over a bundled name of the same spelling.
+
+    Raises:
+        FileNotFoundError: one line that says which: no such file, or no such bundled
+            recording (listing the bundled ones).
+    """
+    text = str(spec)
+    if text.startswith(BUNDLED_PREFIX):
+        return bundled_recording_path(text.removeprefix(BUNDLED_PREFIX))
+    path = Path(text)
+    if path.is_file() or path.with_suffix(".csv").is_file():
+        return path
+    looks_like_path = path.suffix != "" or "/" in text or "\\" in text or text.startswith(".")
+    if not looks_like_path:
+        if text in bundled_recording_names():
+            return bundled_recording_path(text)
+        raise FileNotFoundError(
+            f"no such file or bundled recording: {text!r} (bundled: "
+            f"{', '.join(bundled_recording_names())}; or give a CSV path)"
+        )
+    raise FileNotFoundError(f"no such file: {text}")

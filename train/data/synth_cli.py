@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from edge.version import add_version_argument
+
 log = logging.getLogger(__name__)
 
 
@@ -49,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "body model: walking 0.8-1.65 m/s (Froude-scaled), running 2.0-4.5 m/s, transitions, "
         "standing; every subject with its own posture and sensor mounting angles.",
     )
+    add_version_argument(p)
     p.add_argument("--out", type=Path, required=True, help="output folder (created)")
     p.add_argument(
         "--minutes", type=_positive(float, "--minutes"), required=True, help="total minutes"
