@@ -151,6 +151,12 @@ def test_power_cut_tail_fails_or_is_dropped_on_request(tmp_path, p01_walking_csv
     assert rec.n_samples == 99
 
 
+def test_missing_csv_is_no_such_file(tmp_path):
+    with pytest.raises(RecordingError) as err:
+        read_recording(tmp_path / "absent.csv")
+    assert str(err.value) == f"{tmp_path / 'absent.csv'}: no such file"
+
+
 def test_sidecar_missing(tmp_path, p01_walking_csv):
     path = tmp_path / "lonely.csv"
     shutil.copy(p01_walking_csv, path)
@@ -161,29 +167,62 @@ def test_sidecar_missing(tmp_path, p01_walking_csv):
 
 
 @pytest.mark.parametrize(
-    ("edit", "column", "words"),
+    ("edit", "where", "words"),
     [
-        (lambda s: s["participant"].pop("mass_kg"), "participant.mass_kg", "Field required"),
-        (lambda s: s.__setitem__("sample_period_s", 0.01), "sample_period_s", "median time step"),
-        (lambda s: s.__setitem__("samples_per_cycle", 50), "samples_per_cycle", "100 rows"),
-        (lambda s: s["sensors"].pop("foot_l"), "foot_l_acc_x", "unknown column"),
+        (
+            lambda s: s["participant"].pop("mass_kg"),
+            ("field", "participant.mass_kg"),
+            "Field required",
+        ),
+        (
+            lambda s: s.__setitem__("sample_period_s", 0.01),
+            ("field", "sample_period_s"),
+            "median time step",
+        ),
+        (
+            lambda s: s.__setitem__("samples_per_cycle", 50),
+            ("field", "samples_per_cycle"),
+            "100 rows",
+        ),
+        (lambda s: s["sensors"].pop("foot_l"), ("column", "foot_l_acc_x"), "unknown column"),
         (
             lambda s: s["sensors"]["femur_r"].__setitem__("segment", "arm"),
-            "sensors.femur_r.segment",
+            ("field", "sensors.femur_r.segment"),
             "Input should be",
         ),
-        (lambda s: s["columns"].__setitem__(3, "oops"), "columns", "disagrees with the CSV header"),
+        (
+            lambda s: s["columns"].__setitem__(3, "oops"),
+            ("field", "columns"),
+            "disagrees with the CSV header",
+        ),
     ],
 )
-def test_inconsistent_sidecar_named(tmp_path, p01_walking_csv, edit, column, words):
+def test_inconsistent_sidecar_named(tmp_path, p01_walking_csv, edit, where, words):
     path = _copy(tmp_path, p01_walking_csv)
     side = json.loads(path.with_suffix(".json").read_text())
     edit(side)
     path.with_suffix(".json").write_text(json.dumps(side, indent=1))
     with pytest.raises(RecordingError) as err:
         read_recording(path)
-    assert err.value.column == column
+    kind, name = where
+    assert getattr(err.value, kind) == name
+    assert f"{kind} {name!r}" in str(err.value)
+    if kind == "field":  # a sidecar key is a field, never a "column"
+        assert err.value.column is None and ", column " not in str(err.value)
     assert words in str(err.value)
+
+
+def test_unknown_participant_keys_are_kept(tmp_path, p01_walking_csv):
+    path = _copy(tmp_path, p01_walking_csv)
+    side = json.loads(path.with_suffix(".json").read_text())
+    side["participant"]["note"] = "left knee brace"
+    path.with_suffix(".json").write_text(json.dumps(side))
+    rec = read_recording(path)
+    assert rec.meta.participant.model_dump()["note"] == "left knee brace"
+    out = tmp_path / "again.csv"
+    write_recording(rec, out)
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["participant"]["note"] == "left knee brace"
 
 
 def test_sidecar_with_extra_sensor_is_inconsistent(tmp_path, p01_walking_csv):
@@ -193,7 +232,7 @@ def test_sidecar_with_extra_sensor_is_inconsistent(tmp_path, p01_walking_csv):
     path.with_suffix(".json").write_text(json.dumps(side))
     with pytest.raises(RecordingError) as err:
         read_recording(path)
-    assert err.value.column == "sensors" and "spare" in str(err.value)
+    assert err.value.field == "sensors" and "spare" in str(err.value)
 
 
 def test_bad_json_names_line(tmp_path, p01_walking_csv):
@@ -227,4 +266,4 @@ def test_cycle_duration_must_match(tmp_path, p01_walking_csv):
     path.with_suffix(".json").write_text(json.dumps(side))
     with pytest.raises(RecordingError) as err:
         read_recording(path)
-    assert err.value.column == "cycle_duration_s"
+    assert err.value.field == "cycle_duration_s"

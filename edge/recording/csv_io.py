@@ -41,7 +41,7 @@ def read_sidecar(path: str | Path) -> Sidecar:
 
     Raises:
         RecordingError: missing file, invalid JSON (with line), or invalid fields
-            (with the field path as the column).
+            (with the field path, e.g. ``participant.mass_kg``).
     """
     path = Path(path)
     if not path.is_file():
@@ -61,7 +61,7 @@ def read_sidecar(path: str | Path) -> Sidecar:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or None
         more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise RecordingError(path, f"{err['msg']}{more}", column=field) from exc
+        raise RecordingError(path, f"{err['msg']}{more}", field=field) from exc
 
 
 def _split_header(
@@ -188,14 +188,14 @@ def read_recording(path: str | Path, *, drop_truncated_tail: bool = False) -> Re
         raise RecordingError(
             sidecar_path(csv_path),
             f"'columns' disagrees with the CSV header ({diff})",
-            column="columns",
+            field="columns",
         )
     unplaced = [s for s in meta.sensors if s not in sensors]
     if unplaced:
         raise RecordingError(
             sidecar_path(csv_path),
             f"sensors {unplaced} are in the sidecar but have no columns in the CSV",
-            column="sensors",
+            field="sensors",
         )
     body = lines[1:]
     if not body:
@@ -224,14 +224,14 @@ def read_recording(path: str | Path, *, drop_truncated_tail: bool = False) -> Re
                 sidecar_path(csv_path),
                 f"sample_period_s {meta.sample_period_s} disagrees with the CSV's median time "
                 f"step {median:.6g} s",
-                column="sample_period_s",
+                field="sample_period_s",
             )
     if meta.samples_per_cycle is not None and meta.samples_per_cycle != len(body):
         raise RecordingError(
             sidecar_path(csv_path),
             f"samples_per_cycle is {meta.samples_per_cycle} but the CSV has {len(body)} rows "
             "(a mean-cycle file holds exactly one cycle)",
-            column="samples_per_cycle",
+            field="samples_per_cycle",
         )
     if meta.samples_per_cycle is not None and meta.cycle_duration_s is not None:
         expected = meta.samples_per_cycle * meta.sample_period_s
@@ -240,7 +240,7 @@ def read_recording(path: str | Path, *, drop_truncated_tail: bool = False) -> Re
                 sidecar_path(csv_path),
                 f"cycle_duration_s {meta.cycle_duration_s} != samples_per_cycle × "
                 f"sample_period_s = {expected:.9g}",
-                column="cycle_duration_s",
+                field="cycle_duration_s",
             )
     n_imu = len(sensors) * len(IMU_CHANNELS)
     imu = data[:, 1 : 1 + n_imu].reshape(len(body), len(sensors), len(IMU_CHANNELS)).copy()

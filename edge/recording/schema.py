@@ -75,8 +75,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class Participant(_Strict):
-    """Who wore the sensors; height and mass scale the body model."""
+class Participant(BaseModel):
+    """Who wore the sensors; height and mass scale the body model. Unknown keys (a note,
+    a cohort) are kept, as at the sidecar's top level."""
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
 
     id: str | None = Field(default=None, description="Pseudonymous participant id")
     height_m: Annotated[float, Field(gt=0.5, lt=2.6, description="Body height (m)")]
