@@ -58,6 +58,13 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
+def _clients_hint() -> str:
+    """Where ``mosquitto_sub`` is not installed: how to get it."""
+    if shutil.which("mosquitto_sub"):
+        return ""
+    return "; mosquitto_sub comes with `make mosquitto` or `sudo apt-get install mosquitto-clients`"
+
+
 # ---- the simulator ------------------------------------------------------------------------
 def sspinn_edge_command() -> list[str]:
     """How to run ``sspinn-edge``: the console script beside this Python, else the module."""
@@ -166,7 +173,7 @@ class Demo:
             say(
                 f"Live topics: sspinn/{self.device_id}/# on {broker.address}"
                 f"  (e.g. mosquitto_sub -h {broker.host} -p {broker.port}"
-                f" -t 'sspinn/{self.device_id}/#' -v)"
+                f" -t 'sspinn/{self.device_id}/#' -v{_clients_hint()})"
             )
             if self.seconds:
                 say(f"Stopping by itself after {self.seconds:g} s (DEMO_SECONDS).")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the SSPINNpose edge daemon on Raspberry Pi OS (bookworm), as root:
 #   sudo bash scripts/install_pi.sh [--config my-edge.toml] [--bundle model.sspinn]
-# - enables I2C (raspi-config) when it is off,
+# - enables I2C (raspi-config) when it is off; installs mosquitto-clients (mosquitto_sub),
 # - creates the unprivileged user 'sspinn' in the i2c and gpio groups,
 # - installs the package with only the edge extra (no TensorFlow) into /opt/sspinn/venv,
 # - puts the model in /var/lib/sspinn/models/current.sspinn (the shipped int8 one by default),
@@ -26,7 +26,8 @@ if [ "$(id -u)" != "0" ]; then echo "run as root (sudo)" >&2; exit 1; fi
 echo "== packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends python3 python3-venv python3-dev i2c-tools >/dev/null
+apt-get install -y -qq --no-install-recommends python3 python3-venv python3-dev i2c-tools \
+  mosquitto-clients >/dev/null
 
 if command -v raspi-config >/dev/null 2>&1 && [ "$(raspi-config nonint get_i2c)" != "0" ]; then
   echo "== enabling I2C (a reboot may be needed)"
