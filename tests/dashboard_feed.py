@@ -140,6 +140,7 @@ class DashboardFeed:
         self._seq = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pause_until = 0.0
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"feed-{device_id}-{time.time_ns()}"
         )
@@ -195,6 +196,11 @@ class DashboardFeed:
         """Publish anything on a device topic (for bad-input tests)."""
         self.client.publish(f"{self.topics.base}/{kind}", payload, qos=1).wait_for_publish(5)
 
+    def pause(self, seconds: float) -> None:
+        """A stall: publish no estimates for ``seconds`` while the sample clock runs on
+        (the frames after it carry later ``t``; the ones in between are missing)."""
+        self._pause_until = time.monotonic() + seconds
+
     def _run(self) -> None:
         period = self.batch_size / self.publish_rate_hz
         start = time.monotonic()
@@ -205,7 +211,8 @@ class DashboardFeed:
             if now >= next_health:
                 self.publish_health(now - start)
                 next_health += self.health_period_s
-            self.publish_frames(self.batch_size, t0=k * period)
+            if now >= self._pause_until:
+                self.publish_frames(self.batch_size, t0=k * period)
             k += 1
             self._stop.wait(max(0.0, start + k * period - time.monotonic()))
 

@@ -9,14 +9,19 @@
    ``sspinn-edge simulate``): the same checks, the time to the first live frame, then a
    clean stop on SIGINT.
 
+1c. a stall (a second of missing frames): the lines break across it, the time axis is
+   labelled in seconds, the header shows the effective publish rate;
+
 Screenshots go to pytest's tmp dir; ``SSPINN_UPDATE_SCREENSHOT=1`` also copies them to
-``docs/img/dashboard.png`` (the demo's one wins when both run).
+``docs/img/dashboard.png`` (the demo's one wins when both run) and the stall's to
+``docs/img/dashboard-gap.png``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import os
 import shutil
@@ -39,6 +44,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "img" / "dashboard.png"
+GAP_SCREENSHOT = ROOT / "docs" / "img" / "dashboard-gap.png"
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -225,6 +231,35 @@ def test_dashboard_live_in_chromium(browser: Any, mosquitto: LocalBroker, tmp_pa
             feed.stop()  # the device goes offline: the header follows the retained status
             _wait(lambda: _text(browser, "status") == "offline", 10, "status offline")
             _wait(lambda: _text(browser, "age").endswith("s ago"), 10, "a stale age")
+    finally:
+        feed.stop()
+
+
+def test_a_stall_is_drawn_as_a_gap(browser: Any, mosquitto: LocalBroker, tmp_path: Path) -> None:
+    feed = DashboardFeed(mosquitto.host, mosquitto.port, device_id="stall").start()
+    try:
+        with DashboardServer(mosquitto.address, port=0, default_device="stall") as server:
+            browser.get(server.url)
+            _wait(lambda: _frames_received(browser) >= 30, 30, "30 live frames")
+            assert _text(browser, "rate") == "100 Hz → 20/s"  # meta's effective rate
+            feed.pause(1.2)
+            time.sleep(1.2 + 1.5)  # the stall, then 1.5 s of frames again
+
+            drawn = json.loads(_js(browser, "JSON.stringify(window.sspinnDashboard.drawn)"))
+            for plot in PLOTS:
+                runs = drawn[plot]
+                assert len(runs) >= 2, f"{plot}: one line across the stall: {runs}"
+                breaks = [b[0] - a[1] for a, b in itertools.pairwise(runs)]
+                assert max(breaks) > 1.0, f"{plot}: no break as long as the stall: {runs}"
+            ticks = _js(browser, "window.sspinnDashboard.timeTicks")
+            assert len(ticks) >= 3 and all(t.endswith(" s") for t in ticks), ticks
+
+            shot = tmp_path / "dashboard-gap.png"
+            browser.save_screenshot(str(shot))
+            if os.environ.get("SSPINN_UPDATE_SCREENSHOT") == "1":
+                shutil.copyfile(shot, GAP_SCREENSHOT)
+            severe = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
+            assert not severe, severe
     finally:
         feed.stop()
 

@@ -5,11 +5,13 @@
  *   estimate {frames: [frame, ...], dropped: n}
  * A frame is {t, seq, angles_deg: {...}, moments_bwbh: {...}, grf_bw: {...}, speed_m_s,
  * quality}; any value may be null. Playback runs a little behind the newest frame so
- * batched messages still give smooth motion.
+ * batched messages still give smooth motion. Where frames are missing (a stall, lost
+ * messages) the plots break their lines and the figure shows no pose: series.js.
  */
 (function () {
   "use strict";
 
+  var SERIES = window.sspinnSeries;  // series.js: gaps, runs, time ticks
   var WINDOW_S = 5;      // plot width (s)
   var KEEP_S = 7;        // frames kept (s)
   var LAG_S = 0.15;      // playback delay behind the newest frame (s)
@@ -59,6 +61,9 @@
     droppedByBridge: 0,
     resets: 0,
     figureDraws: 0,
+    gapLimitS: Infinity,  // a step between frames longer than this is a gap (s)
+    drawn: {},            // per plot: [[t first, t last], ...] of the line runs drawn
+    timeTicks: [],        // the time-axis labels drawn last
     connected: false
   };
   window.sspinnDashboard = state; // for debugging and the browser test
@@ -113,7 +118,8 @@
     return ans;
   }
 
-  // the frame at time tq, angles and forces linearly interpolated
+  // the frame at time tq, angles and forces linearly interpolated; inside a gap a frame
+  // without values ({gap: true}): nothing is shown that was not measured
   function sampleAt(tq) {
     var fr = state.frames;
     if (!fr.length) return null;
@@ -121,6 +127,9 @@
     if (i < 0) return fr[0];
     if (i >= fr.length - 1) return fr[fr.length - 1];
     var a = fr[i], b = fr[i + 1], w = (tq - a.t) / (b.t - a.t);
+    if (b.t - a.t > state.gapLimitS) {
+      return { t: tq, gap: true, speed_m_s: null, angles_deg: {}, grf_bw: {} };
+    }
     var out = { t: tq, speed_m_s: a.speed_m_s, angles_deg: {}, grf_bw: {} };
     ["angles_deg", "grf_bw"].forEach(function (g) {
       var ga = a[g] || {}, gb = b[g] || {};
@@ -204,11 +213,12 @@
       var sx = ox + x * scale;
       ctx.beginPath(); ctx.moveTo(sx, gy); ctx.lineTo(sx - 8, gy + 8); ctx.stroke();
     }
-    if (!frame) {
+    if (!frame || frame.gap) {
       ctx.fillStyle = COLORS.text;
       ctx.font = "14px sans-serif";
       ctx.textAlign = "center";
-      ctx.fillText("waiting for estimates…", w / 2, h / 2);
+      ctx.fillText(frame ? "no estimates here (a gap in the data)" : "waiting for estimates…",
+                   w / 2, h / 2);
       return;
     }
     var A = frame.angles_deg || {};
@@ -302,7 +312,7 @@
   function drawPlot(p, tEnd) {
     var c = fit(p.canvas), ctx = c.ctx, w = c.w, h = c.h;
     ctx.clearRect(0, 0, w, h);
-    var L = 44, R = 8, T = 20, B = 6, pw = w - L - R, ph = h - T - B;
+    var L = 44, R = 8, T = 20, B = 16, pw = w - L - R, ph = h - T - B;
     var colors = p.colors || SIDES;
     var tStart = tEnd - WINDOW_S;
     var fr = state.frames, i0 = Math.max(0, indexAt(tStart)), i1 = indexAt(tEnd);
@@ -339,28 +349,51 @@
       ctx.fillStyle = COLORS.text;
       ctx.fillText(+g.toFixed(4) + "", L - 4, gy);
     }
-    for (var s = Math.ceil(tStart); s <= tEnd; s += 1) {   // a tick per second of sample clock
-      var gx = Math.round(X(s)) + 0.5;
+    // time axis: the device's sample clock in seconds
+    var ticks = SERIES.timeTicks(tStart, tEnd, pw, 44);
+    ctx.textAlign = "center";
+    ctx.textBaseline = "top";
+    ticks.forEach(function (tick) {
+      var gx = Math.round(X(tick.t)) + 0.5;
       ctx.strokeStyle = COLORS.grid;
       ctx.beginPath(); ctx.moveTo(gx, T); ctx.lineTo(gx, T + ph); ctx.stroke();
-    }
+      if (gx > L + 12 && gx < L + pw - 12) {
+        ctx.fillStyle = COLORS.text;
+        ctx.fillText(tick.label, gx, T + ph + 3);
+      }
+    });
+    state.timeTicks = ticks.map(function (tick) { return tick.label; });
 
-    // lines
     ctx.save();
     ctx.beginPath(); ctx.rect(L, T, pw, ph); ctx.clip();
+    // gaps: shaded, never bridged by a line
+    var last = Math.min(i1 + 1, fr.length - 1);
+    SERIES.gaps(fr, i0, last, state.gapLimitS).forEach(function (g) {
+      ctx.fillStyle = "rgba(140, 150, 160, 0.10)";
+      ctx.fillRect(X(g[0]), T, X(g[1]) - X(g[0]), ph);
+    });
+    // lines: one run per stretch of consecutive frames
     ctx.lineWidth = 1.8;
     ctx.lineJoin = "round";
+    ctx.lineCap = "round";
     for (k = 0; k < p.keys.length; k++) {
       ctx.strokeStyle = colors[k];
+      var key = p.keys[k];
+      var pieces = SERIES.runs(fr, i0, i1, function (f) { return value(f, p.group, key); },
+                               state.gapLimitS);
       ctx.beginPath();
-      var pen = false;
-      for (i = i0; i <= i1 && i >= 0; i++) {
-        v = value(fr[i], p.group, p.keys[k]);
-        if (v === null) { pen = false; continue; }
-        var x = X(fr[i].t), y = Y(v);
-        if (pen) ctx.lineTo(x, y); else { ctx.moveTo(x, y); pen = true; }
-      }
+      pieces.forEach(function (run) {
+        var x0 = X(fr[run[0]].t), y0 = Y(value(fr[run[0]], p.group, key));
+        ctx.moveTo(x0, y0);
+        if (run[0] === run[1]) ctx.lineTo(x0 + 0.5, y0);  // a lone frame: a dot
+        for (var j = run[0] + 1; j <= run[1]; j++) {
+          ctx.lineTo(X(fr[j].t), Y(value(fr[j], p.group, key)));
+        }
+      });
       ctx.stroke();
+      if (k === 0) {
+        state.drawn[p.id] = pieces.map(function (run) { return [fr[run[0]].t, fr[run[1]].t]; });
+      }
     }
     ctx.restore();
 
@@ -490,6 +523,7 @@
     var nowS = nowMs / 1000;
     var dt = lastFrameS === null ? 0 : Math.min(nowS - lastFrameS, 0.25);
     lastFrameS = nowS;
+    state.gapLimitS = SERIES.gapLimit(state.frames, state.meta ? state.meta.publish_rate_hz : null);
     advancePlayback(nowS);
     var frame = state.playT === null ? null : sampleAt(state.playT);
     drawFigure(frame, dt);
