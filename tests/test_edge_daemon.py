@@ -483,3 +483,38 @@ def test_meta_reports_the_effective_publish_rate_and_follows_cmd_config(
         daemon.stop()
         runner.join(30)
         daemon.close()
+
+
+def test_home_assistant_health_sensors_expire_after_three_health_periods(
+    tmp_path, mosquitto, bundle_path
+):
+    """Discovery follows the health period: ``expire_after`` is 3 periods (at least 30 s)
+    and a cmd/config that changes the period republishes meta and the discovery configs."""
+    daemon = make_daemon(
+        mosquitto,
+        bundle_path,
+        tmp_path,
+        "hadisc",
+        record=False,
+        health_interval_s=2.0,
+        mqtt_settings={"home_assistant_discovery": True},
+    )
+    runner = threading.Thread(target=daemon.run, kwargs={"duration_s": 60.0})
+    daemon.start()
+    runner.start()
+    temp_topic = "homeassistant/sensor/sspinn_hadisc/cpu_temp_c/config"
+    try:
+        assert daemon.link.wait_ready(15)
+        assert retained(mosquitto, "sspinn/hadisc/meta")["health_interval_s"] == 2.0
+        temp = retained(mosquitto, temp_topic)
+        assert (temp["expire_after"], temp["entity_category"]) == (30, "diagnostic")
+        reply = command(mosquitto, "hadisc", "config", {"health_interval_s": 60})
+        assert reply["ok"], reply
+        assert retained(mosquitto, "sspinn/hadisc/meta")["health_interval_s"] == 60.0
+        assert retained(mosquitto, temp_topic)["expire_after"] == 180
+        knee = retained(mosquitto, "homeassistant/sensor/sspinn_hadisc/knee_angle_r/config")
+        assert knee["expire_after"] == 30 and "entity_category" not in knee
+    finally:
+        daemon.stop()
+        runner.join(30)
+        daemon.close()

@@ -207,6 +207,29 @@ def test_a_failing_sink_does_not_break_the_loop():
     assert pub.messages == 5
 
 
+def test_home_assistant_expire_after_follows_the_health_interval():
+    tp = Topics("belt-01")
+    meta = build_meta(
+        device_id="belt-01",
+        sample_rate_hz=100.0,
+        publish_rate_hz=5.0,
+        batch_size=1,
+        sensors=["pelvis"],
+        joints=["knee_angle_r"],
+        extra={"health_interval_s": 45.0},
+    )
+    msgs = {t.split("/")[-2]: json.loads(p) for t, p in discovery_messages(tp, meta)}
+    assert msgs["disk_free_mb"]["expire_after"] == 135  # 3 x 45 s
+    assert msgs["knee_angle_r"]["expire_after"] == 30  # estimates come at the publish rate
+    explicit = dict(discovery_messages(tp, meta, health_interval_s=4.0))
+    assert (
+        json.loads(explicit["homeassistant/sensor/sspinn_belt-01/sensors_ok/config"])[
+            "expire_after"
+        ]
+        == 30
+    )
+
+
 def test_home_assistant_discovery_shape():
     tp = Topics("belt-01")
     meta = build_meta(
@@ -238,4 +261,15 @@ def test_home_assistant_discovery_shape():
     assert speed["device_class"] == "speed" and speed["unit_of_measurement"] == "m/s"
     temp = json.loads(msgs["homeassistant/sensor/sspinn_belt-01/cpu_temp_c/config"])
     assert temp["state_topic"] == tp.health and temp["device_class"] == "temperature"
+    # health sensors are diagnostics; every sensor names its origin and display precision
+    assert temp["entity_category"] == "diagnostic" and "entity_category" not in knee
+    assert (knee["suggested_display_precision"], temp["suggested_display_precision"]) == (1, 1)
+    assert (
+        json.loads(msgs["homeassistant/sensor/sspinn_belt-01/grf_y_r/config"])[
+            "suggested_display_precision"
+        ]
+        == 2
+    )
+    assert knee["origin"]["name"] == "SSPINNpose edge" and knee["origin"]["sw_version"]
+    assert knee["expire_after"] == temp["expire_after"] == 30  # 5 s health: at least 30 s
     assert len({json.loads(p)["unique_id"] for p in msgs.values()}) == len(msgs)

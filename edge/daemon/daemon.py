@@ -158,6 +158,7 @@ class Daemon:
                     "mass_kg": self.cfg.participant.mass_kg,
                 },
                 "device_name": self.cfg.device.name,
+                "health_interval_s": self._health_interval_s(),
                 "mounting": {
                     "applied": self.slot.input_axes == "segment",
                     "model_input_axes": self.slot.input_axes,
@@ -242,6 +243,11 @@ class Daemon:
     # ---- health -----------------------------------------------------------------------
     def _set_health(self, interval_s: float) -> None:
         self.health_reporter.interval_s = interval_s
+
+    def _health_interval_s(self) -> float:
+        """The health period now (``cmd/config`` changes it; meta reports it)."""
+        reporter = getattr(self, "health_reporter", None)  # None while constructing
+        return reporter.interval_s if reporter else self.cfg.mqtt.health_interval_s
 
     def _health_sources(self) -> dict[str, HealthSource]:
         """The parts of ``health``: a failing one is reported in ``errors``, never fatal."""

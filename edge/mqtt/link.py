@@ -288,8 +288,10 @@ class MqttLink:
         with self._cond:
             self._meta = dict(meta)
             connected = self._connected
-        if connected:
-            self._enqueue(self.topics.meta, encode_json(meta), 1, True, True)
+        if connected:  # meta and, when enabled, the discovery configs that follow from it
+            for topic, payload in self._retained_on_connect(meta):
+                data = payload.encode() if isinstance(payload, str) else payload
+                self._enqueue(topic, data, 1, True, True)
 
     @property
     def meta(self) -> Mapping[str, Any] | None:
@@ -384,6 +386,7 @@ class MqttLink:
                 meta,
                 discovery_prefix=self.config.discovery_prefix,
                 device_name=self.device_name,
+                health_interval_s=meta.get("health_interval_s", self.config.health_interval_s),
             )
 
     @_guarded
