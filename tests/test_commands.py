@@ -173,3 +173,11 @@ def test_convert_rejects_unknown_data_before_loading_a_model(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "x.sspinn"), "--data", "P01_walking", "nope.csv"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "error: --data: no such file: nope.csv"
+
+
+@pytest.mark.parametrize("spec", ["P01_walking", "bundled:P01_walking"])
+def test_probe_takes_both_name_forms(spec, capsys):
+    from edge.cli import main
+
+    assert main(["probe", "--simulate", spec, "--no-self-test"]) == 0
+    assert "all sensors found" in capsys.readouterr().out

@@ -26,7 +26,8 @@ def add_calibrate(sub: argparse._SubParsersAction) -> None:
     )
     add_sensor_arguments(
         p,
-        "read an emulated bus replaying this recording (CSV path or bundled name), "
+        "read an emulated bus replaying this recording (CSV path, NAME or bundled:NAME, "
+        "e.g. P01_walking), "
         "or 'standing' for synthetic quiet standing with a 7° strap tilt on femur_r",
     )
     p.add_argument("--seconds", type=float, default=3.0, help="still window length (s)")

@@ -29,7 +29,9 @@ def add_probe(sub: argparse._SubParsersAction) -> None:
         "match the result against the sensor map.",
     )
     add_sensor_arguments(
-        p, "probe an emulated bus replaying this recording (CSV path or bundled name)"
+        p,
+        "probe an emulated bus replaying this recording "
+        "(CSV path, NAME or bundled:NAME, e.g. P01_walking)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(

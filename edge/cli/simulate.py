@@ -17,7 +17,11 @@ from edge.mqtt.publish_settings import PublishSettings
 
 def add_simulate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="run the daemon on an emulated bus replaying a recording")
-    p.add_argument("--recording", required=True, help="recording CSV or bundled name (P01_walking)")
+    p.add_argument(
+        "--recording",
+        required=True,
+        help="recording: CSV path, NAME or bundled:NAME (e.g. P01_walking)",
+    )
     p.add_argument(
         "--broker",
         default="127.0.0.1:1883",
