@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.out.resolve() == base.path.resolve():
             return _error(f"--out {args.out} is the base model's folder; choose another one")
         if (args.out / "checkpoint.json").exists() and not args.force:
-            return _error(f"{args.out} already holds a checkpoint; choose another folder or --force")
+            return _error(f"{args.out} already holds a checkpoint; use another folder or --force")
         if args.out.exists() and not args.out.is_dir():
             return _error(f"--out {args.out} exists and is not a folder")
         recordings = load_recordings(args.data, base.sensors, base.sample_rate_hz)
