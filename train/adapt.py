@@ -387,9 +387,11 @@ def _nan_filter(x: np.ndarray, kernel: np.ndarray, min_weight: float = 0.5) -> n
     flat = x.reshape(len(x), -1)
     valid = np.isfinite(flat)
     out = np.empty_like(flat)
+    lo = (len(kernel) - 1) // 2
+    sl = slice(lo, lo + len(x))  # 'same', also for a signal shorter than the kernel
     for j in range(flat.shape[1]):
-        num = np.convolve(np.where(valid[:, j], flat[:, j], 0.0), kernel, mode="same")
-        den = np.convolve(valid[:, j].astype(np.float64), kernel, mode="same")
+        num = np.convolve(np.where(valid[:, j], flat[:, j], 0.0), kernel)[sl]
+        den = np.convolve(valid[:, j].astype(np.float64), kernel)[sl]
         with np.errstate(invalid="ignore", divide="ignore"):
             out[:, j] = np.where(den >= min_weight * kernel.sum(), num / den, np.nan)
     return out.reshape(x.shape)
@@ -486,10 +488,14 @@ def turning_mask(
     info["max_yaw_rate_deg_s"] = (
         round(math.degrees(float(np.max(np.abs(finite)))), 1) if finite.size else None
     )
-    # Heading change over the turning stretches (deg), for the log.
-    info["turned_deg"] = round(
-        math.degrees(float(np.nansum(np.abs(rate[mask])) / rec.sample_rate_hz)), 0
-    )
+    # Heading change summed over the turning stretches (deg; each stretch's net turn), and
+    # how many stretches, for the log.
+    turned = 0.0
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        turned += abs(float(np.nansum(rate[a:b]))) / rec.sample_rate_hz
+    info["turned_deg"] = round(math.degrees(turned), 0)
+    info["stretches"] = len(edges) // 2
     return mask, info
 
 
