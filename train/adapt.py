@@ -735,7 +735,7 @@ def prepare(
         ur.turn_sensor = info["sensor"]
         if info.get("turned_deg"):
             log.info(
-                "%s: turning in %.1f s (about %.0f° of heading change, peak %.0f°/s)",
+                "%s: turning for %.1f s (about %.0f° of heading change, peak %.0f°/s)",
                 ur.label,
                 ur.turning.sum() / rate,
                 info["turned_deg"],
@@ -980,11 +980,16 @@ def adapt(
         disable=not progress,
         desc="adapt",
         unit="step" if by_steps else "s",
+        # The time-budget bar counts seconds; the steps are in the postfix.
+        bar_format=None
+        if by_steps
+        else "{desc}: {percentage:3.0f}%|{bar}| {n}/{total} s [{elapsed}<{remaining}{postfix}]",
     )
     it = iter(dataset)
     step = 0
     stopped = "time budget"
     step_time = 0.0
+    last_loss = "-"
     try:
         while True:
             now = time.perf_counter()
@@ -1011,13 +1016,16 @@ def adapt(
             if by_steps:
                 bar.update(1)
             else:
+                bar.set_postfix(step=step, loss=last_loss, refresh=False)
                 bar.update(min(round(time.perf_counter() - t0), bar.total) - bar.n)
             if step % s.log_every == 0:
                 row = {"step": step, "loss": float(loss), "grad_norm": float(norm), "lr": lr}
                 row.update({k: float(v) for k, v in terms.items()})
                 row["seconds"] = round(time.perf_counter() - t0, 1)
                 history.append(row)
-                bar.set_postfix(step=step, loss=f"{float(loss):.3g}")
+                last_loss = f"{float(loss):.3g}"
+                if by_steps:
+                    bar.set_postfix(loss=last_loss)
                 if not math.isfinite(float(loss)):
                     raise AdaptError(f"the loss became {float(loss)} at step {step}")
     except KeyboardInterrupt:
