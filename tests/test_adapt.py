@@ -25,19 +25,18 @@ from edge.recording import (
     write_recording,
 )
 from edge.recording.timebase import tile_cycles
-from train.adapt import (
+from train.adapt import _lr_at, read_base
+from train.adapt_cli import default_model
+from train.adapt_cli import main as adapt_main
+from train.adapt_data import (
     AdaptError,
     AdaptSettings,
     UserRecording,
-    _lr_at,
     load_recordings,
-    read_base,
     select_windows,
     standing_mask,
     turning_mask,
 )
-from train.adapt_cli import default_model
-from train.adapt_cli import main as adapt_main
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 100.0
