@@ -380,12 +380,13 @@ def adapt(
     weights = cfg.losses.model_dump()
     burn_in = cfg.burn_in
     contact = cfg.contact
+    gyro_no_slip = cfg.losses.gyro_no_slip > 0
     bs = cfg.data.batch_size
 
     @tf.function(reduce_retracing=True)
     def eval_step(batch: dict) -> tuple:
         outputs = model(batch["features"], training=False)
-        terms = loss_terms(outputs, batch, dt, burn_in, contact)
+        terms = loss_terms(outputs, batch, dt, burn_in, contact, gyro_no_slip)
         return total_loss(terms, weights, 1.0), terms
 
     def evaluate_loss(arrays: dict[str, np.ndarray]) -> dict[str, float]:
@@ -421,7 +422,7 @@ def adapt(
     def train_step(batch: dict) -> tuple:
         with tf.GradientTape() as tape:
             outputs = model(batch["features"], training=True)
-            terms = loss_terms(outputs, batch, dt, burn_in, contact)
+            terms = loss_terms(outputs, batch, dt, burn_in, contact, gyro_no_slip)
             loss = total_loss(terms, weights, 1.0)  # the model is trained: no physics ramp
         grads = tape.gradient(loss, model.trainable_variables)
         grads, norm = tf.clip_by_global_norm(grads, clip)
