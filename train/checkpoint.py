@@ -21,6 +21,23 @@ CHECKPOINT_JSON = "checkpoint.json"
 WEIGHTS_FILE = "model.weights.h5"
 
 
+class AdaptedFrom(BaseModel):
+    """Set on a checkpoint made by ``sspinn-adapt`` (``train.adapt``): the model it was
+    fine-tuned from and the wearer's (unlabelled) recordings it saw."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(description="the base checkpoint folder, as given")
+    model_id: str
+    step: int = Field(description="the base model's training step")
+    recordings: list[dict[str, Any]] = Field(
+        default_factory=list, description="label, files, SHA-256, participant id, seconds"
+    )
+    steps: int = Field(0, description="adaptation steps")
+    minutes: float = Field(0.0, description="adaptation training time, min")
+    created_utc: str | None = None
+
+
 class CheckpointMeta(BaseModel):
     """What a checkpoint knows about its network and data."""
 
@@ -44,6 +61,9 @@ class CheckpointMeta(BaseModel):
     )
     provenance: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
+    adapted_from: AdaptedFrom | None = Field(
+        None, description="set by sspinn-adapt; absent in trained (and older) checkpoints"
+    )
 
     @property
     def n_features(self) -> int:
@@ -62,7 +82,9 @@ def save_checkpoint(folder: str | Path, model: keras.Model, meta: CheckpointMeta
     model.save_weights(tmp_weights)
     tmp_weights.replace(folder / WEIGHTS_FILE)
     tmp_json = folder / f".{CHECKPOINT_JSON}.tmp"
-    tmp_json.write_text(json.dumps(meta.model_dump(mode="json"), indent=2) + "\n")
+    # A trained checkpoint's JSON stays as before (readable by older code).
+    skip = {"adapted_from"} if meta.adapted_from is None else None
+    tmp_json.write_text(json.dumps(meta.model_dump(mode="json", exclude=skip), indent=2) + "\n")
     tmp_json.replace(folder / CHECKPOINT_JSON)
     return folder
 
