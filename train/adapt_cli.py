@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from edge.recording import RecordingError
+from edge.version import add_version_argument
 
 
 def default_model() -> Path:
@@ -36,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         "data mixed in). Turning stretches are left out (the body model is planar), standing "
         "is thinned out. Writes a checkpoint folder for sspinn-eval and sspinn-convert.",
     )
+    add_version_argument(p)
     p.add_argument(
         "--model", type=Path, help="checkpoint folder to start from (default: the shipped model)"
     )

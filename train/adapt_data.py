@@ -28,9 +28,8 @@ from edge.recording import (
     PLANAR_CHANNEL_INDEX,
     Recording,
     RecordingError,
-    bundled_recording_names,
-    bundled_recording_path,
     read_recording,
+    resolve_recording,
 )
 
 log = logging.getLogger(__name__)
@@ -128,14 +127,8 @@ def resolve_spec(spec: str) -> list[list[Path]]:
     of sessions / recordings (every ``*.csv`` below it, one group per folder). Open
     segments (``*.csv.part``) are skipped: the recorder closes them on its next start.
     """
-    if spec.startswith("bundled:"):
-        name = spec.removeprefix("bundled:")
-        try:
-            return [[bundled_recording_path(name)]]
-        except FileNotFoundError as exc:
-            raise AdaptError(str(exc)) from exc
     path = Path(spec)
-    if path.is_dir():
+    if not spec.startswith("bundled:") and path.is_dir():
         csvs = sorted(path.rglob("*.csv"))
         parts = sorted(path.rglob("*.csv.part"))
         if parts:
@@ -151,14 +144,10 @@ def resolve_spec(spec: str) -> list[list[Path]]:
         for csv in csvs:
             groups.setdefault(csv.parent, []).append(csv)
         return list(groups.values())
-    if path.is_file():
-        return [[path]]
-    if spec in bundled_recording_names():
-        return [[bundled_recording_path(spec)]]
-    raise AdaptError(
-        f"{spec}: no such recording (a CSV with its JSON sidecar, a recorder session folder, "
-        f"or bundled:NAME of {', '.join(bundled_recording_names())})"
-    )
+    try:  # the one resolver every command uses (CSV, NAME, bundled:NAME)
+        return [[resolve_recording(spec)]]
+    except FileNotFoundError as exc:
+        raise AdaptError(f"no such recording: {exc} (or a recorder session folder)") from exc
 
 
 def _segment_key(rec: Recording) -> tuple:
