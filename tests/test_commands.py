@@ -30,10 +30,7 @@ HEAVY = ("tensorflow", "keras", "matplotlib")
 
 #: Scripts whose --help still loads TensorFlow, with why (a strict xfail: fixing one
 #: makes the test fail until it is taken off this list).
-SLOW_HELP = {
-    "sspinn-physics": "train/physics/__init__.py imports the TensorFlow body model eagerly; "
-    "train.physics.cli is inside that package",
-}
+SLOW_HELP: dict[str, str] = {}
 
 _PROBE = textwrap.dedent(
     """

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from train.physics import bundled_reference_path
-from train.physics.cli import EXIT_ERROR, EXIT_OK, EXIT_TOLERANCE, main
+from train.physics_cli import EXIT_ERROR, EXIT_OK, EXIT_TOLERANCE, main
 
 KEYS = {
     "rows",
@@ -128,7 +128,7 @@ def test_no_subcommand_prints_usage(capsys) -> None:
 
 def test_console_script_subprocess() -> None:
     script = Path(sys.executable).with_name("sspinn-physics")
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "train.physics.cli"]
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "train.physics_cli"]
     proc = subprocess.run(
         [*cmd, "verify", "--json"], capture_output=True, text=True, timeout=120, check=False
     )

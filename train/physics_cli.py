@@ -1,4 +1,5 @@
-"""``sspinn-physics``: command line of the body model.
+"""``sspinn-physics``: command line of the body model (outside ``train.physics`` so that
+``--help`` and ``--version`` answer without loading TensorFlow).
 
     sspinn-physics verify [--reference CSV] [--dtype float64|float32] [--json]
 
@@ -12,17 +13,18 @@ import json
 import sys
 from pathlib import Path
 
+from edge.version import add_version_argument
+
 EXIT_OK = 0
 EXIT_TOLERANCE = 1
 EXIT_ERROR = 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    from train.physics.reference import bundled_reference_path
-
     parser = argparse.ArgumentParser(
         prog="sspinn-physics", description="Planar body model (gait2dc) tools."
     )
+    add_version_argument(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     verify = sub.add_parser(
         "verify",
@@ -37,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--reference",
         type=Path,
-        default=bundled_reference_path(),
+        default=None,
         help="reference stride CSV (default: the bundled gait2dc walking stride)",
     )
     verify.add_argument("--dtype", choices=("float64", "float32"), default="float64")
@@ -46,9 +48,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from train.physics.reference import ReferenceFormatError
+    from train.physics.reference import ReferenceFormatError, bundled_reference_path
     from train.physics.verify import verify_reference
 
+    if args.reference is None:
+        args.reference = bundled_reference_path()
     try:
         report = verify_reference(args.reference, dtype=args.dtype)
     except ReferenceFormatError as exc:
