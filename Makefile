@@ -18,7 +18,7 @@ help:
 	@echo "make bench      benchmarks, JSON to stdout and bench.json"
 	@echo "make demo       live dashboard: broker + simulated device on real IMU data (DEMO_SECONDS=N stops after N s)"
 	@echo "make default-model   re-train the shipped model (train/models/default) and its report"
-	@echo "make default-bundle  re-convert it to the shipped int8 bundle (edge/models/default.sspinn)"
+	@echo "make default-bundle  re-convert it to the shipped bundle (int8 weights) (edge/models/default.sspinn)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) scripts/check_python.py
@@ -69,10 +69,11 @@ default-model: install
 default-report: install
 	$(PY) -m train.report train/models/default train/models/default/eval
 
-# The shipped int8 bundle, converted from the shipped default model, with its report.
+# The shipped bundle (int8 weights, float activations: "dynamic"), converted from the
+# shipped default model, with its report.
 default-bundle: install
 	mkdir -p edge/models
-	$(VENV)/bin/sspinn-convert train/models/default --quantize int8 --out edge/models/default.sspinn \
+	$(VENV)/bin/sspinn-convert train/models/default --quantize dynamic --out edge/models/default.sspinn \
 		--report edge/models/default.report.json
 
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
