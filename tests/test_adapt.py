@@ -175,9 +175,13 @@ def test_bad_settings_are_one_line(capsys):
 
 
 def test_nothing_usable_after_filtering(tmp_path, walking, capsys):
-    short = Recording(
-        walking.time_s[:150], walking.sensors, walking.imu[:150], walking.meta, {}, None
+    from edge.mounting import Mounting
+
+    # A stored mounting, so that a segment-axis model gets past the mounting to the windows.
+    known = walking.meta.model_copy(
+        update={"calibration": Mounting.zero(walking.sensors).to_sidecar()}
     )
+    short = Recording(walking.time_s[:150], walking.sensors, walking.imu[:150], known, {}, None)
     path = _write(short, tmp_path / "short.csv")
     rc = adapt_main(["--data", str(path), "--out", str(tmp_path / "out"), "-q"])
     assert rc == 2
@@ -349,10 +353,12 @@ def test_adaptation_settings():
 
 def test_base_config_is_the_checkpoints_own(tmp_path):
     from train.adapt import base_training_config
+    from train.checkpoint import read_checkpoint_meta
     from train.train_cli import bundled_config
 
     base = read_base(default_model())
-    assert base.input_axes == "sensor" and base.sensors == list(SENSOR_NAMES)
+    assert base.input_axes == read_checkpoint_meta(default_model()).input_axes
+    assert base.sensors == list(SENSOR_NAMES)
     cfg = base_training_config(base)
     assert cfg.losses.eom == 1000.0  # the shipped config's, not the LossWeights default
     assert cfg.network.model_dump() == base.raw["network"]
@@ -384,7 +390,7 @@ def test_segment_axis_checkpoints_get_the_mounting_undone(walking):
     np.testing.assert_allclose(ur.rec.imu, expected.imu)
     assert any("mounting undone" in n for n in ur.notes)
     ur2 = UserRecording("tilted", tilted, [])
-    prepare([ur2], base, cfg)
+    prepare([ur2], replace(base, input_axes="sensor"), cfg)
     np.testing.assert_array_equal(ur2.rec.imu, tilted.imu)  # a sensor-axis model: as recorded
 
 
