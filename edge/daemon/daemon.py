@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -82,17 +81,7 @@ class Daemon:
         )
         self.acquisition = Acquisition(parts.bus, smap, clock=parts.clock)
         bundle_path = cfg.model.bundle
-        self.slot = ModelSlot(
-            bundle_path.parent if bundle_path else Path("models"),
-            sensors=self.names,
-            sample_rate_hz=rate,
-            height_m=cfg.participant.height_m,
-            mass_kg=cfg.participant.mass_kg,
-            positions_m=positions,
-            trusted_keys=cfg.model.trusted_keys,
-            require_signature=cfg.model.require_signature,
-            pinned_sha256=cfg.model.pinned_sha256,
-        )
+        self.slot = ModelSlot.from_config(cfg, smap)
         if bundle_path is not None:
             self.slot.load(bundle_path)
         self.mounting = DeviceMounting.from_config(

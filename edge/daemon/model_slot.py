@@ -111,6 +111,31 @@ class ModelSlot:
             (:mod:`edge.bundle.trust`).
     """
 
+    @classmethod
+    def from_config(cls, cfg: Any, sensor_map: Any) -> ModelSlot:
+        """The slot an edge config and sensor map describe (model folder beside the
+        configured bundle, wearer, sensor positions in the sagittal plane, trust policy).
+
+        Args:
+            cfg: an ``edge.config.EdgeConfig``.
+            sensor_map: the ``SensorMap`` in use (its sensors' ``position_m``, m).
+        """
+        bundle = cfg.model.bundle
+        positions = np.array(
+            [(s.position_m or (0.0, 0.0, 0.0))[:2] for s in sensor_map.sensors], dtype=np.float64
+        )
+        return cls(
+            bundle.parent if bundle else Path("models"),
+            sensors=list(sensor_map.names),
+            sample_rate_hz=cfg.sampling.rate_hz,
+            height_m=cfg.participant.height_m,
+            mass_kg=cfg.participant.mass_kg,
+            positions_m=positions,
+            trusted_keys=cfg.model.trusted_keys,
+            require_signature=cfg.model.require_signature,
+            pinned_sha256=cfg.model.pinned_sha256,
+        )
+
     def __init__(
         self,
         model_dir: Path,

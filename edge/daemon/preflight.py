@@ -24,7 +24,6 @@ import ssl
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from pydantic import ValidationError
 
 from edge.config import ConfigError, DaemonConfig, load_config
@@ -109,20 +108,7 @@ def check_model(cfg: DaemonConfig, sensor_map: SensorMap) -> list[Problem]:
     path = cfg.model.bundle
     if path is None:
         return []
-    positions = np.array(
-        [(s.position_m or (0.0, 0.0, 0.0))[:2] for s in sensor_map.sensors], dtype=np.float64
-    )
-    slot = ModelSlot(
-        path.parent,
-        sensors=list(sensor_map.names),
-        sample_rate_hz=cfg.sampling.rate_hz,
-        height_m=cfg.participant.height_m,
-        mass_kg=cfg.participant.mass_kg,
-        positions_m=positions,
-        trusted_keys=cfg.model.trusted_keys,
-        require_signature=cfg.model.require_signature,
-        pinned_sha256=cfg.model.pinned_sha256,
-    )
+    slot = ModelSlot.from_config(cfg, sensor_map)
     try:
         slot.load(path)
     except BundleError as exc:
