@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from pathlib import Path
 
 import numpy as np
-import paho.mqtt.client as mqtt
 import pytest
+from daemon_helpers import retained
 
 from edge.bundle import build_bundle, read_bundle
 from edge.config import DaemonConfig
@@ -36,28 +35,6 @@ def _segment_bundle(path: Path) -> Path:
     manifest = b.manifest.model_copy(update={"input_axes": "segment"})
     path.write_bytes(build_bundle(manifest, b.model_bytes))
     return path
-
-
-def _retained(broker, topic: str, timeout_s: float = 10.0) -> dict:
-    got: list[bytes] = []
-    ready = threading.Event()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-    client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
-
-    def on_message(c, u, msg):
-        if msg.retain and not got:
-            got.append(msg.payload)
-            ready.set()
-
-    client.on_message = on_message
-    client.connect(broker.host, broker.port, keepalive=5)
-    client.loop_start()
-    try:
-        assert ready.wait(timeout_s), f"no retained message on {topic}"
-    finally:
-        client.loop_stop()
-        client.disconnect()
-    return json.loads(got[0])
 
 
 def _daemon(broker, tmp: Path, rec: Recording, device: str, state: Path) -> Daemon:
@@ -88,14 +65,14 @@ def test_functional_estimate_on_the_device_reaches_meta_model_and_sidecar(tmp_pa
     daemon.start()
     try:
         assert daemon.link.wait_ready(15)
-        meta = _retained(mosquitto, "sspinn/mnt/meta")["mounting"]
+        meta = retained(mosquitto, "sspinn/mnt/meta")["mounting"]
         assert meta["applied"] is True and meta["model_input_axes"] == "segment"
         assert meta["source"] == "pending" and meta["functional"]["state"] == "collecting"
         assert {s["method"] for s in meta["sensors"].values()} == {"none"}
         daemon.run(n_samples=2500)  # 25 s: the first 10 s window is estimated
         daemon.mounting.live.join(15)
         assert daemon.health()["mounting"]["source"] == "functional"
-        meta = _retained(mosquitto, "sspinn/mnt/meta")["mounting"]
+        meta = retained(mosquitto, "sspinn/mnt/meta")["mounting"]
     finally:
         daemon.stop()
         daemon.close()
@@ -152,7 +129,7 @@ def test_a_replayed_standing_capture_is_undone_from_the_first_sample(tmp_path, m
     daemon.start()
     try:
         assert daemon.link.wait_ready(15)
-        got = _retained(mosquitto, "sspinn/still/meta")["mounting"]
+        got = retained(mosquitto, "sspinn/still/meta")["mounting"]
     finally:
         daemon.close()
     assert got["source"] == "standing capture"
