@@ -101,6 +101,7 @@ def make_daemon(
     seconds: float = 120.0,
     model: dict | None = None,
     mqtt_settings: dict | None = None,
+    commands: dict | None = None,
 ) -> Daemon:
     """A daemon replaying P01_walking at 100 Hz, its model at ``tmp/models/current.sspinn``."""
     rec = replay_recording(read_recording(bundled_recording_path("P01_walking")), 100.0, seconds)
@@ -124,6 +125,7 @@ def make_daemon(
     data["mqtt"]["keepalive_s"] = 5
     data["mqtt"]["health_interval_s"] = health_interval_s
     data["mqtt"].update(mqtt_settings or {})
+    data["commands"].update(commands or {})
     return Daemon(DaemonConfig.model_validate(data), simulated_parts(rec, fast=fast))
 
 
