@@ -38,7 +38,7 @@ def test_config_keys_and_switch_go_together(tmp_path):
         validate_config_text(MINIMAL + "[commands]\nrequire_signed = true\n")
     with pytest.raises(ConfigError, match="would still run unsigned commands"):
         validate_config_text(MINIMAL + f"[commands]\ntrusted_keys = ['{pub}']\n")
-    with pytest.raises(ConfigError, match="commands.max_age_s"):
+    with pytest.raises(ConfigError, match=r"commands\.max_age_s"):
         validate_config_text(
             MINIMAL
             + f"[commands]\nrequire_signed = true\ntrusted_keys = ['{pub}']\nmax_age_s = 600"
@@ -87,7 +87,9 @@ def test_signature_limits_grow_by_the_envelope(tmp_path):
 
     class Link:
         topics = Topics("d")
-        replies: list = []
+
+        def __init__(self) -> None:
+            self.replies: list[dict] = []
 
         def publish_result(self, name, result):
             self.replies.append(result)
