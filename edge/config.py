@@ -143,10 +143,11 @@ class ReconnectConfig(_Section):
 
     min_s: float = Field(default=1.0, gt=0.0, le=60.0, description="First retry delay (s)")
     max_s: float = Field(
-        default=10.0,
+        default=2.0,
         gt=0.0,
         le=3600.0,
-        description="Longest retry delay (s): the worst wait after the WiFi comes back",
+        description="Longest retry delay (s): the worst wait after the broker or WiFi comes "
+        "back (2 s: estimates resume within a few seconds of an outage's end)",
     )
 
     @model_validator(mode="after")
