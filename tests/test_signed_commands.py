@@ -4,7 +4,10 @@ their reason; properly signed ones run, model pushes included. Keys are made in 
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 import threading
 import time
 
@@ -166,6 +169,19 @@ def test_unsigned_foreign_stale_and_replayed_commands_are_refused(tmp_path, mosq
         )
         assert pushed["ok"] is True, pushed
         assert daemon.slot.swaps == swaps + 1
+        # The operator's command line: signed with --key it runs, unsigned it is refused.
+        key_file = tmp_path / "keys" / "operator.key"
+        base = [sys.executable, "-m", "edge.cli", "send-command", "--broker", mosquitto.address,
+                "--device", "signed", "--timeout", "20", "config"]  # fmt: skip
+        done = subprocess.run(
+            [*base, '{"batch_size": 5}', "--key", str(key_file)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["ok"] is True and daemon.publisher.batch_size == 5
+        done = subprocess.run([*base, '{"batch_size": 6}'], capture_output=True, text=True)
+        assert done.returncode == 1
+        assert json.loads(done.stdout)["error"].startswith("unsigned command refused")
+        assert daemon.publisher.batch_size == 5
     finally:
         daemon.stop()
         runner.join(30)
