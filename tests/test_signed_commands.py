@@ -4,8 +4,10 @@ their reason; properly signed ones run, model pushes included. Keys are made in 
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import re
 import subprocess
 import sys
 import threading
@@ -71,6 +73,16 @@ def test_verifier_checks_topic_device_age_and_forgets_old_nonces(tmp_path):
         verifier.unwrap(topic, envelope(now[0] - 61))
     with pytest.raises(SignatureRefused, match="from the future"):
         verifier.unwrap(topic, envelope(now[0] + 61))
+    good = json.loads(envelope(now[0]))
+    for change, reason in (
+        ({"nonce": None}, "'nonce' is missing or not a string"),
+        ({"time_ms": "1"}, "'time_ms' is missing or not an integer"),
+        ({"sig": "!!"}, "not base64"),
+        ({"sig": base64.b64encode(bytes(63)).decode()}, "sig must be 64 bytes, got 63"),
+        ({"v": 2}, "unknown envelope version 2"),
+    ):
+        with pytest.raises(SignatureRefused, match=re.escape(reason)):
+            verifier.unwrap(topic, json.dumps({**good, **change}).encode())
     for i in range(50):
         verifier.unwrap(topic, envelope(now[0] - i))
     assert verifier.remembered == 51
@@ -80,7 +92,7 @@ def test_verifier_checks_topic_device_age_and_forgets_old_nonces(tmp_path):
     assert verifier.remembered == 31
     now[0] += 31.0
     assert verifier.remembered == 0
-    assert verifier.accepted == 51 and verifier.refused == 4
+    assert verifier.accepted == 51 and verifier.refused == 4 + 5
 
 
 def test_signature_limits_grow_by_the_envelope(tmp_path):

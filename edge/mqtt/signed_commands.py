@@ -107,10 +107,17 @@ def _parse_envelope(raw: bytes) -> dict | None:
     return data if _looks_signed(data) else None
 
 
-def _field(data: dict, name: str, kind: type) -> object:
+def _int_field(data: dict, name: str) -> int:
     value = data.get(name)
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise SignatureRefused(f"signed command: {name!r} is missing or not a {kind.__name__}")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SignatureRefused(f"signed command: {name!r} is missing or not an integer")
+    return value
+
+
+def _str_field(data: dict, name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str):
+        raise SignatureRefused(f"signed command: {name!r} is missing or not a string")
     return value
 
 
@@ -178,25 +185,25 @@ class CommandVerifier:
             )
         if data.get("v") != ENVELOPE_VERSION:
             raise SignatureRefused(f"signed command: unknown envelope version {data.get('v')!r}")
-        time_ms = _field(data, "time_ms", int)
-        nonce = _field(data, "nonce", str)
-        if not _NONCE.match(nonce):  # type: ignore[arg-type]
+        time_ms = _int_field(data, "time_ms")
+        nonce = _str_field(data, "nonce")
+        if not _NONCE.match(nonce):
             raise SignatureRefused("signed command: nonce must be 16-64 of [0-9A-Za-z_-]")
         try:
-            payload = base64.b64decode(_field(data, "payload", str), validate=True)  # type: ignore[arg-type]
-            sig = base64.b64decode(_field(data, "sig", str), validate=True)  # type: ignore[arg-type]
+            payload = base64.b64decode(_str_field(data, "payload"), validate=True)
+            sig = base64.b64decode(_str_field(data, "sig"), validate=True)
         except (binascii.Error, ValueError) as exc:
             raise SignatureRefused(f"signed command: payload or sig is not base64 ({exc})") from exc
         if len(sig) != 64:
             raise SignatureRefused(f"signed command: sig must be 64 bytes, got {len(sig)}")
-        message = signed_message(topic, self.device_id, time_ms, nonce, payload)  # type: ignore[arg-type]
+        message = signed_message(topic, self.device_id, time_ms, nonce, payload)
         if not any(self._verifies(k, message, sig) for k in self._keys):
             raise SignatureRefused(
                 "signature does not verify with any trusted key (foreign key, or signed for "
                 "another topic or device, or altered)"
             )
         now = self._clock()
-        age_s = now - time_ms / 1000.0  # type: ignore[operator]
+        age_s = now - time_ms / 1000.0
         if age_s > self.max_age_s:
             raise SignatureRefused(
                 f"stale command: signed {age_s:.0f} s ago, the limit is {self.max_age_s:g} s "
@@ -217,8 +224,7 @@ class CommandVerifier:
                     f"{self.max_age_s:g} s, try again later"
                 )
             # Kept until it could no longer pass the age check (time + max_age_s).
-            self._nonces[nonce] = time_ms / 1000.0 + self.max_age_s  # type: ignore[assignment,operator]
-            self._nonces.move_to_end(nonce)  # type: ignore[arg-type]
+            self._nonces[nonce] = time_ms / 1000.0 + self.max_age_s
         return payload
 
     @staticmethod
