@@ -21,6 +21,7 @@ from edge.recording import Recording, read_recording, resample, tile_cycles
 from edge.simulated_hardware import build_simulated_hardware, load_recording
 from firmware_bridge.bus import LockedBus
 from firmware_bridge.clock import SimulatedClock, SystemClock
+from firmware_bridge.sensor_map import SensorMap
 
 
 def default_bundle_path() -> Path:
@@ -94,9 +95,35 @@ def simulated_parts(rec: Recording, *, fast: bool) -> DaemonParts:
     )
 
 
+def recording_parts(
+    spec: str | Path, cfg: DaemonConfig, sensor_map: SensorMap, duration_s: float | None
+) -> tuple[DaemonParts, float]:
+    """``sspinn-edge run --simulate``: the config's own sensor map on an emulated bus that
+    replays the recording ``spec`` (CSV path, NAME or bundled:NAME) at the config's rate,
+    in real time. Returns the parts and the replay's length (s).
+
+    Raises:
+        RecordingError: unknown or unreadable recording.
+        ValueError: a configured sensor the recording does not have.
+    """
+    rec = replay_recording(load_recording(spec), cfg.sampling.rate_hz, duration_s)
+    missing = [s.label for s in sensor_map.sensors if s.label not in rec.sensors]
+    if missing:
+        raise ValueError(
+            f"the recording has no sensor {', '.join(missing)} of [sensors]; "
+            f"it has {', '.join(rec.sensors)}"
+        )
+    hw = build_simulated_hardware(rec, sensor_map, advance="per_read")
+    parts = DaemonParts(
+        bus=LockedBus(hw.smbus), sensor_map=sensor_map, calibration=rec.meta.calibration
+    )
+    return parts, rec.n_samples / cfg.sampling.rate_hz
+
+
 __all__ = [
     "default_bundle_path",
     "read_recording",
+    "recording_parts",
     "replay_recording",
     "simulated_parts",
     "simulation_config",
