@@ -122,7 +122,9 @@ def parity(bundle: Bundle, model: keras.Model, v: Verification, meta: Checkpoint
     )
     idx = [rec.sensors.index(s) for s in meta.sensors]
     streamed = est.run(rec.imu[:, idx])
-    reference = predict_published(model, v.features)
+    reference = predict_published(
+        model, v.features, rec.imu[:, idx, 5], list(meta.sensors), meta.sample_rate_hz
+    )
     result = {}
     for group in PUBLISHED_GROUPS:
         diff = np.abs(streamed[group] - reference[group])

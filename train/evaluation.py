@@ -11,6 +11,7 @@ speed in m/s.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,10 @@ class LoadedModel:
                 rec, _ = in_segment_axes(rec)
             mean, std = meta.norm_arrays()
             feats = normalise(recording_features(rec, self.sensors), mean, std)
-            return predict_published(model, feats)
+            idx = [rec.sensors.index(s) for s in self.sensors]
+            return predict_published(
+                model, feats, rec.imu[:, idx, 5], list(self.sensors), self.sample_rate_hz
+            )
         from edge.inference import Estimator
 
         bundle = self._impl
@@ -140,6 +144,8 @@ class Evaluation:
     estimate: dict[str, np.ndarray]  # channel -> (n,) in report units
     truth: dict[str, np.ndarray]
     cycle_duration_s: float | None
+    #: (K,) right heel strikes inside the evaluated window (s), from the sidecar's events
+    stride_starts_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def evaluate(
@@ -215,7 +221,12 @@ def evaluate(
     metrics["peak_vertical_grf_bw_pct"] = float(np.max(fy))
     metrics["stance"] = {side: stance_summary(est[f"grf_y_{side}"]) for side in ("r", "l")}
     metrics["mounting"] = mounting_report(rec, applied=model.input_axes == "segment")
-    return Evaluation(metrics, rec.time_s[keep], est, truth, rec.meta.cycle_duration_s)
+    t_kept = rec.time_s[keep]
+    strikes = np.array(
+        [rec.time_s[i] for label, i in rec.meta.events if label == "R_HS" and i < len(rec.time_s)]
+    )
+    strikes = strikes[(strikes >= t_kept[0]) & (strikes <= t_kept[-1])]
+    return Evaluation(metrics, t_kept, est, truth, rec.meta.cycle_duration_s, strikes)
 
 
 def stance_summary(
@@ -257,8 +268,20 @@ def _fold(
     return np.linspace(0, 100, bins, endpoint=False), mean, sd
 
 
+def _strides(
+    t: np.ndarray, x: np.ndarray, starts: np.ndarray, bins: int = 100
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and sd over strides (heel strike to heel strike), each time-normalised."""
+    phase = np.linspace(0.0, 1.0, bins, endpoint=False)
+    rows = [np.interp(a + phase * (b - a), t, x) for a, b in itertools.pairwise(starts)]
+    stack = np.array(rows)
+    return 100.0 * phase, stack.mean(axis=0), stack.std(axis=0)
+
+
 def plot_evaluation(ev: Evaluation, path: str | Path) -> Path:
-    """PNG: estimate (mean ± sd over cycles) vs truth per channel over the gait cycle."""
+    """PNG: estimate (mean ± sd over cycles) vs truth per channel over the gait cycle: a
+    mean-cycle recording folded at its cycle duration, a continuous one cut at its right
+    heel strikes (sidecar events); without either, the last 6 s against time."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -275,21 +298,40 @@ def plot_evaluation(ev: Evaluation, path: str | Path) -> Path:
             "speed_m_s",
         )
     ]
-    period = ev.cycle_duration_s or (ev.time_s[-1] - ev.time_s[0])
+    if ev.cycle_duration_s:
+        period = float(ev.cycle_duration_s)
+
+        def fold(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return _fold(ev.time_s, x, period)
+
+        xlabel = "% gait cycle"
+    elif len(ev.stride_starts_s) >= 3:
+
+        def fold(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return _strides(ev.time_s, x, ev.stride_starts_s)
+
+        xlabel = f"% gait cycle ({len(ev.stride_starts_s) - 1} strides)"
+    else:
+        last = ev.time_s >= ev.time_s[-1] - 6.0
+
+        def fold(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return ev.time_s[last], x[last], np.zeros(int(last.sum()))
+
+        xlabel = "time (s)"
     ncol = 3
     nrow = math.ceil(len(channels) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.8 * nrow), squeeze=False)
     units = {"_moment": "%BW·BH", "grf_": "%BW", "speed": "m/s"}
     for ax, ch in zip(axes.flat, channels, strict=False):
-        x, m, s = _fold(ev.time_s, ev.estimate[ch], period)
+        x, m, s = fold(ev.estimate[ch])
         ax.plot(x, m, color="C0", label="estimate")
         ax.fill_between(x, m - s, m + s, color="C0", alpha=0.25)
         if ch in ev.truth:
-            _, tm, _ = _fold(ev.time_s, ev.truth[ch], period)
+            _, tm, _ = fold(ev.truth[ch])
             ax.plot(x, tm, color="k", lw=1.5, label="truth")
         unit = next((u for k, u in units.items() if k in ch), "deg")
         ax.set_title(ch, fontsize=9)
-        ax.set_xlabel("% gait cycle", fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel(unit, fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(channels) :]:

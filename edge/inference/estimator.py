@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from edge.bundle import Bundle, BundleError
 from edge.features import FeatureAssembler, static_features
+from edge.inference.angle_fusion import DEFAULT_TAU_S, AngleFusion
 from edge.inference.stepper import LiteRTStepper
 from edge.output_spec import PUBLISHED_KEYS
+
+log = logging.getLogger(__name__)
 
 #: Output groups every SSPINNpose bundle publishes (MQTT ``estimate`` keys).
 PUBLISHED_GROUPS: tuple[str, ...] = PUBLISHED_KEYS
@@ -46,6 +50,9 @@ class Estimator:
             order; :mod:`edge.mounting.rule`), used when the bundle's ``input_axes`` is
             ``"segment"``; None there means identity until :meth:`set_mounting`. A
             sensor-axis bundle never rotates its input (the value is kept, not used).
+        angle_fusion_tau_s: time constant (s) of the complementary filter that takes the
+            joint angles' within-stride shape from the gyroscopes
+            (:mod:`edge.inference.angle_fusion`); None or 0: the network's angles as they are.
     """
 
     def __init__(
@@ -58,6 +65,7 @@ class Estimator:
         mounting_rad: np.ndarray | None = None,
         num_threads: int = 1,
         runtime: str | None = None,
+        angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
     ) -> None:
         manifest = bundle.manifest
         missing = [g for g in PUBLISHED_GROUPS if g not in manifest.outputs]
@@ -83,6 +91,14 @@ class Estimator:
             self._scale[group] = (scale, offset)
             buffers[group] = np.zeros(n, dtype=np.float32)
         self.estimate = Estimate(**buffers)
+        self.fusion: AngleFusion | None = None
+        if angle_fusion_tau_s:
+            try:
+                self.fusion = AngleFusion(
+                    manifest.sensors, manifest.sample_rate_hz, angle_fusion_tau_s
+                )
+            except ValueError as exc:  # a bundle without the seven sensors
+                log.warning("joint angles not fused with the gyroscopes: %s", exc)
 
     def set_mounting(self, mounting_rad: np.ndarray | None) -> None:
         """The (S,) mounting to undo from the next step on (rad, manifest sensor order;
@@ -96,17 +112,22 @@ class Estimator:
 
     def reset(self) -> None:
         self.stepper.reset()
+        if self.fusion is not None:
+            self.fusion.reset()
 
     def step(self, imu_row: np.ndarray) -> Estimate:
         """One step from a (S, 6) IMU sample (SI, NaN for missing): as the device
         measures it (after its calibration); a segment-axis bundle undoes the mounting
-        set with :meth:`set_mounting` before computing the features."""
+        set with :meth:`set_mounting` before computing the features. The angles are then
+        fused with the gyroscopes' z (column 5) when :attr:`fusion` is on."""
         self.stepper.step(self.assembler.assemble(imu_row))
         for group in PUBLISHED_GROUPS:
             out = getattr(self.estimate, group)
             scale, offset = self._scale[group]
             np.multiply(self.stepper.output(group)[0], scale, out=out)
             np.add(out, offset, out=out)
+        if self.fusion is not None:
+            self.fusion.step(self.estimate.angles_deg, imu_row[:, 5])
         return self.estimate
 
     def run(self, imu: np.ndarray) -> dict[str, np.ndarray]:
