@@ -9,7 +9,7 @@ import numpy as np
 from edge.bundle import Bundle, BundleError
 from edge.features import FeatureAssembler, static_features
 from edge.inference.stepper import LiteRTStepper
-from edge.output_spec import PUBLISHED_KEYS
+from edge.output_spec import PUBLISHED_KEYS, make_grf_admissible
 
 #: Output groups every SSPINNpose bundle publishes (MQTT ``estimate`` keys).
 PUBLISHED_GROUPS: tuple[str, ...] = PUBLISHED_KEYS
@@ -21,7 +21,8 @@ class Estimate:
 
     angles_deg: (7,) pelvis_tilt, hip, knee, ankle right, then left (deg).
     moments_bwbh: (6,) net joint moments, BW·BH (fraction of body weight × height).
-    grf_bw: (4,) x_r, y_r, x_l, y_l (body weights, x forward, y up).
+    grf_bw: (4,) x_r, y_r, x_l, y_l (body weights, x forward, y up); y ≥ 0, and x = 0
+        where y would have been negative (:func:`edge.output_spec.make_grf_admissible`).
     speed_m_s: (1,) forward speed (m/s).
     """
 
@@ -100,13 +101,15 @@ class Estimator:
     def step(self, imu_row: np.ndarray) -> Estimate:
         """One step from a (S, 6) IMU sample (SI, NaN for missing): as the device
         measures it (after its calibration); a segment-axis bundle undoes the mounting
-        set with :meth:`set_mounting` before computing the features."""
+        set with :meth:`set_mounting` before computing the features. Vertical GRF is
+        clamped to ≥ 0 here (the only place published forces are made admissible)."""
         self.stepper.step(self.assembler.assemble(imu_row))
         for group in PUBLISHED_GROUPS:
             out = getattr(self.estimate, group)
             scale, offset = self._scale[group]
             np.multiply(self.stepper.output(group)[0], scale, out=out)
             np.add(out, offset, out=out)
+        make_grf_admissible(self.estimate.grf_bw)  # the one place: a ground only pushes
         return self.estimate
 
     def run(self, imu: np.ndarray) -> dict[str, np.ndarray]:
