@@ -109,8 +109,10 @@ def collect_representative(
 def parity(bundle: Bundle, model: keras.Model, v: Verification, meta: CheckpointMeta) -> dict:
     """Max abs difference per output group: bundle streamed step by step vs Keras.
 
-    Also relative to each group's range in the Keras output (max over channels of
-    max|diff| / (max - min)).
+    Both in published form (:func:`train.predict.predict_published` fuses the angles
+    with the gyroscopes and makes the GRF admissible as the device's estimator does), so
+    the figures measure the conversion only. Also relative to each group's range in the Keras
+    output (max over channels of max|diff| / (max - min)).
     """
     rec = v.rec
     est = Estimator(

@@ -18,6 +18,7 @@ from edge.daemon.simulate import default_bundle_path
 from edge.features import FeatureAssembler, feature_names, model_features, planar_channels
 from edge.features import static_features as make_static
 from edge.inference import Estimator
+from edge.inference.angle_fusion import DEFAULT_TAU_S
 from edge.mounting import Mounting, SensorMounting, from_segment_axes, to_segment_axes
 from edge.mounting.device import DeviceMounting, MountingConfig
 from edge.mounting.rule import identity, stored_mounting, with_mounting

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from edge.inference.angle_fusion import DEFAULT_TAU_S, fuse_angles
-from edge.output_spec import PUBLISHED, to_published
+from edge.output_spec import PUBLISHED, make_grf_admissible, to_published
 from train.model.network import published_tensors
 
 
@@ -18,7 +18,8 @@ def predict_published(
     sample_rate_hz: float | None = None,
     angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
 ) -> dict[str, np.ndarray]:
-    """Published groups from the sequence model, causal over the whole sequence; with
+    """Published groups from the sequence model, causal over the whole sequence, as the
+    device's :class:`edge.inference.Estimator` publishes them (GRF admissible); with
     ``gyro_z_rad_s`` the angles fused with the gyroscopes as on the device
     (:mod:`edge.inference.angle_fusion`).
 
@@ -34,6 +35,7 @@ def predict_published(
     out = model(feats[None, :, :], training=False)
     by_tensor = {k: np.asarray(v)[0] for k, v in published_tensors(out).items()}
     out = {key: to_published(key, by_tensor[g.tensor]) for key, g in PUBLISHED.items()}
+    make_grf_admissible(out["grf_bw"])  # as the device publishes them
     if gyro_z_rad_s is not None and angle_fusion_tau_s:
         if sensors is None or sample_rate_hz is None:
             raise ValueError("angle fusion needs the sensors and the sample rate")

@@ -11,7 +11,7 @@ from edge.bundle import Bundle, BundleError
 from edge.features import FeatureAssembler, static_features
 from edge.inference.angle_fusion import DEFAULT_TAU_S, AngleFusion
 from edge.inference.stepper import LiteRTStepper
-from edge.output_spec import PUBLISHED_KEYS
+from edge.output_spec import PUBLISHED_KEYS, make_grf_admissible
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,8 @@ class Estimate:
 
     angles_deg: (7,) pelvis_tilt, hip, knee, ankle right, then left (deg).
     moments_bwbh: (6,) net joint moments, BW·BH (fraction of body weight × height).
-    grf_bw: (4,) x_r, y_r, x_l, y_l (body weights, x forward, y up).
+    grf_bw: (4,) x_r, y_r, x_l, y_l (body weights, x forward, y up); y ≥ 0, and x = 0
+        where y would have been negative (:func:`edge.output_spec.make_grf_admissible`).
     speed_m_s: (1,) forward speed (m/s).
     """
 
@@ -119,7 +120,8 @@ class Estimator:
         """One step from a (S, 6) IMU sample (SI, NaN for missing): as the device
         measures it (after its calibration); a segment-axis bundle undoes the mounting
         set with :meth:`set_mounting` before computing the features. The angles are then
-        fused with the gyroscopes' z (column 5) when :attr:`fusion` is on."""
+        fused with the gyroscopes' z (column 5) when :attr:`fusion` is on, and vertical
+        GRF is clamped to ≥ 0 (:func:`edge.output_spec.make_grf_admissible`)."""
         self.stepper.step(self.assembler.assemble(imu_row))
         for group in PUBLISHED_GROUPS:
             out = getattr(self.estimate, group)
@@ -128,6 +130,7 @@ class Estimator:
             np.add(out, offset, out=out)
         if self.fusion is not None:
             self.fusion.step(self.estimate.angles_deg, imu_row[:, 5])
+        make_grf_admissible(self.estimate.grf_bw)  # a ground only pushes
         return self.estimate
 
     def run(self, imu: np.ndarray) -> dict[str, np.ndarray]:
