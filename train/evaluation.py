@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.inference.angle_fusion import DEFAULT_TAU_S
 from edge.mounting import mounting_for
 from edge.output_spec import ANGLE_CHANNELS, GRF_CHANNELS, JOINT_NAMES, to_published
 from edge.recording import Recording, read_recording
@@ -45,8 +46,12 @@ class LoadedModel:
     #: "segment" when the model expects its input with the sensor mounting undone.
     input_axes: str = "sensor"
 
-    def run(self, rec: Recording) -> dict[str, np.ndarray]:
-        """Published groups (N, k) for a recording at the model rate, causal from t=0."""
+    def run(
+        self, rec: Recording, angle_fusion_tau_s: float | None = DEFAULT_TAU_S
+    ) -> dict[str, np.ndarray]:
+        """Published groups (N, k) for a recording at the model rate, causal from t=0,
+        angles fused with the gyroscopes (``edge.inference.angle_fusion``; None or 0:
+        the network's own angles)."""
         if self.kind == "checkpoint":
             from train.predict import predict_published
 
@@ -57,7 +62,12 @@ class LoadedModel:
             feats = normalise(recording_features(rec, self.sensors), mean, std)
             idx = [rec.sensors.index(s) for s in self.sensors]
             return predict_published(
-                model, feats, rec.imu[:, idx, 5], list(self.sensors), self.sample_rate_hz
+                model,
+                feats,
+                rec.imu[:, idx, 5],
+                list(self.sensors),
+                self.sample_rate_hz,
+                angle_fusion_tau_s=angle_fusion_tau_s,
             )
         from edge.inference import Estimator
 
@@ -71,6 +81,7 @@ class LoadedModel:
             mounting_rad=mounting_for(rec).angles(self.sensors)
             if self.input_axes == "segment"
             else None,
+            angle_fusion_tau_s=angle_fusion_tau_s,
         )
         idx = [rec.sensors.index(s) for s in self.sensors]
         return est.run(np.ascontiguousarray(rec.imu[:, idx]))
@@ -155,12 +166,14 @@ def evaluate(
     n_cycles: int = 10,
     drop_cycles: int = 3,
     drop_seconds: float = 3.0,
+    angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
 ) -> Evaluation:
-    """Run ``model`` on ``data`` and compare with its truth columns (see module doc)."""
+    """Run ``model`` on ``data`` and compare with its truth columns (see module doc);
+    ``angle_fusion_tau_s`` as on the device (None or 0: the network's own angles)."""
     rec = data if isinstance(data, Recording) else read_recording(data)
     mean_cycle = rec.is_mean_cycle
     rec = at_model_rate(rec, model.sample_rate_hz, min_cycles=max(n_cycles, drop_cycles + 1))
-    out = model.run(rec)
+    out = model.run(rec, angle_fusion_tau_s)
     if mean_cycle:
         start_t = drop_cycles * float(rec.meta.cycle_duration_s)
     else:
@@ -194,6 +207,7 @@ def evaluate(
         "data": str(rec.meta.trial or getattr(data, "name", data)),
         "samples_evaluated": int(keep.sum()),
         "sample_rate_hz": model.sample_rate_hz,
+        "angle_fusion_tau_s": float(angle_fusion_tau_s or 0.0),
     }
     groups = {
         "angle_rmse_deg": [c for c in ANGLE_CHANNELS if c in truth],
@@ -210,6 +224,11 @@ def evaluate(
         corr.update({c: _pearson(est[c], truth[c]) for c in channels})
     if corr:
         metrics["pearson_r"] = corr
+    if groups["angle_rmse_deg"]:
+        # RMSE² = offset² + shape²: a constant offset is posture or mounting, the rest shape
+        err = {c: est[c] - truth[c] for c in groups["angle_rmse_deg"]}
+        metrics["angle_offset_deg"] = {c: float(np.mean(e)) for c, e in err.items()}
+        metrics["angle_shape_sd_deg"] = {c: float(np.std(e)) for c, e in err.items()}
     speed_est = float(np.mean(est["speed_m_s"]))
     metrics["speed_estimate_m_s"] = speed_est
     true_speed = float(np.mean(truth["speed_m_s"])) if "speed_m_s" in truth else rec.meta.speed_m_s
