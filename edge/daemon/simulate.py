@@ -83,7 +83,10 @@ def simulation_config(
 def simulated_parts(rec: Recording, *, fast: bool) -> DaemonParts:
     """Emulated TCA9548A + 7 IMUs replaying ``rec`` one sample per read; the data have
     been through the recording's sidecar ``calibration``, so a segment-axis model undoes
-    what that leaves (:mod:`edge.mounting.rule`), else the on-device functional estimate."""
+    what that leaves (:mod:`edge.mounting.rule`), else the on-device functional estimate.
+    GPIO pins are gpiozero mock pins; the mux reset pin resets the emulated TCA9548A."""
+    from gpiozero.pins.mock import MockFactory
+
     hw = build_simulated_hardware(rec, advance="per_read")
     clock = SimulatedClock() if fast else SystemClock()
     return DaemonParts(
@@ -91,6 +94,9 @@ def simulated_parts(rec: Recording, *, fast: bool) -> DaemonParts:
         sensor_map=hw.sensor_map,
         clock=clock,
         calibration=rec.meta.calibration,
+        pin_factory=MockFactory(),  # the [gpio] pins, emulated
+        on_mux_reset=hw.mux.hardware_reset if hw.mux is not None else None,
+        hardware=hw,
     )
 
 
