@@ -211,7 +211,7 @@ class FeatureAssembler:
         a mounting set, else segment axes)."""
         plan = self._plan  # read once: a new mounting lands between two steps
         product = self._product
-        np.matmul(imu_row.reshape(-1), plan[0], out=product)
+        np.dot(imu_row.reshape(-1), plan[0], out=product)
         checksum = product[-1]
         if -self._FAST_LIMIT < checksum < self._FAST_LIMIT:  # all finite (NaN fails)
             np.add(self._features, self._offset, out=self._imu)
