@@ -150,6 +150,11 @@ def _run_rate(rate: float, broker, folder: Path) -> dict:
         "emulation_us_per_sample": round(1e6 * emu_s / max(samples, 1), 1),
         "emulation_bus_calls_per_sample": round(emulation.calls / max(samples, 1), 1),
         "cpu_percent_of_core_excl_emulation": round(100 * (cpu_s - emu_s) / wall, 1),
+        # per sample taken, and scaled to the full rate (a loaded machine skips ticks)
+        "cpu_us_per_sample_excl_emulation": round(1e6 * (cpu_s - emu_s) / max(samples, 1), 1),
+        "cpu_percent_of_core_excl_emulation_at_rate": round(
+            100 * rate * (cpu_s - emu_s) / max(samples, 1), 1
+        ),
         "rss_mb": round(rss_mb, 1),
         "published_frames": daemon.publisher.frames,
         "recorded_samples": daemon.recorder.stats().samples_appended,
@@ -175,7 +180,7 @@ def measure() -> dict:
         "200hz": r200,
         "targets": TARGETS,
         "meets_target": worst_p99 <= TARGETS["latency_p99_excl_emulation_ms"]
-        and r200["cpu_percent_of_core_excl_emulation"]
+        and r200["cpu_percent_of_core_excl_emulation_at_rate"]
         <= TARGETS["cpu_percent_of_core_200hz_excl_emulation"],
     }
 

@@ -66,6 +66,7 @@ class GpioPanel:
         self.toggles = 0
         self._actions: queue.Queue[str | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._closed = False
         clock = clock or SystemClock()
         self.led: StatusLed | None = self._open(
             "status_led", cfg.status_led, lambda pin: StatusLed(pin, pin_factory=pin_factory)
@@ -113,7 +114,10 @@ class GpioPanel:
         self._thread.start()
 
     def close(self) -> None:
-        """LED off, every pin released (the pins return to inputs)."""
+        """LED off, every pin released (the pins return to inputs). Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
         if self._thread is not None:
             self._actions.put(None)
             self._thread.join(timeout=5.0)
