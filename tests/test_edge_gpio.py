@@ -84,7 +84,7 @@ def test_gpio_config_is_checked() -> None:
 
 
 def test_record_button_toggles_recording_and_led_follows(mosquitto, tmp_path: Path) -> None:
-    daemon = _daemon(mosquitto, tmp_path, {**PINS, "button_hold_s": 0.1}, fast=False, record=False)
+    daemon = _daemon(mosquitto, tmp_path, {**PINS, "button_hold_s": 0.5}, fast=False, record=False)
     factory = daemon.parts.pin_factory
     button, led = factory.pin(17), factory.pin(27)
     with running(daemon):
