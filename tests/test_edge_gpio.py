@@ -182,3 +182,32 @@ def test_without_the_reset_line_a_lockup_takes_every_sensor(mosquitto, tmp_path:
     assert daemon.acquisition.bus_recovery is None
     during = (t >= 1.1) & (t < 1.5)
     assert missing[during].all()  # all seven sensors gone while the bus is held
+
+
+def test_a_pin_that_cannot_be_opened_is_reported_and_the_rest_runs() -> None:
+    from gpiozero import LED
+    from gpiozero.pins.mock import MockFactory
+
+    from edge.config import GpioConfig
+    from edge.daemon.gpio_panel import GpioPanel
+
+    factory = MockFactory()
+    taken = LED(27, pin_factory=factory)  # another program holds the LED pin
+    toggled: list[int] = []
+    panel = GpioPanel(
+        GpioConfig(record_button=17, status_led=27, mux_reset=23, button_hold_s=0.05),
+        toggle_recording=lambda: toggled.append(1),
+        pattern=lambda: "ok",
+        pin_factory=factory,
+    )
+    try:
+        assert panel.led is None and "GPIO27" in panel.status()["problems"]["status_led"]
+        assert panel.bus_recovery is not None  # the reset line still works
+        panel.start()
+        factory.pin(17).drive_low()
+        wait_until(lambda: panel.toggles == 1)
+        factory.pin(17).drive_high()
+        assert toggled == [1]
+    finally:
+        panel.close()
+        taken.close()
