@@ -141,11 +141,14 @@ def _run_keygen(argv: list[str]) -> int:
     print(f"public key:  {public}: {key}")
     print("add this line to the [model] section of the device config (edge.toml):")
     print(f'trusted_keys = ["{key}"]')
+    print("or, for an operator key that signs commands, to the [commands] section:")
+    print(f'require_signed = true\ntrusted_keys = ["{key}"]')
     return 0
 
 
 def _run_push(argv: list[str]) -> int:
     from converters.push import PushError, TlsOptions, push_bundle
+    from edge.mqtt.login import add_login_arguments, resolve_login
 
     p = argparse.ArgumentParser(
         prog="sspinn-convert push", description="Send a bundle to a device over MQTT."
@@ -159,8 +162,13 @@ def _run_push(argv: list[str]) -> int:
     p.add_argument("--tls-cert", help="client certificate")
     p.add_argument("--tls-key", help="client key")
     p.add_argument("--tls-insecure", action="store_true", help="skip host name verification")
-    p.add_argument("--username")
-    p.add_argument("--password")
+    add_login_arguments(p)
+    p.add_argument("--password", help="prefer --password-file or $SSPINN_MQTT_PASSWORD")
+    p.add_argument(
+        "--command-key",
+        type=Path,
+        help="operator key: sign the command (devices with [commands] require_signed)",
+    )
     p.add_argument(
         "--allow-downgrade",
         action="store_true",
@@ -171,15 +179,18 @@ def _run_push(argv: list[str]) -> int:
     if args.tls_ca or args.tls_cert:
         tls = TlsOptions(args.tls_ca, args.tls_cert, args.tls_key, args.tls_insecure)
     try:
+        username, password = resolve_login(args.username, args.password_file, args.password)
+        command_key = load_signing_key(args.command_key) if args.command_key else None
         result = push_bundle(
             args.bundle,
             args.broker,
             args.device,
             timeout_s=args.timeout,
             tls=tls,
-            username=args.username,
-            password=args.password,
+            username=username,
+            password=password,
             allow_downgrade=args.allow_downgrade,
+            command_key=command_key,
         )
     except (PushError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -8,6 +8,7 @@ import signal
 import threading
 
 from dashboard.server import DashboardServer
+from edge.mqtt.login import PASSWORD_ENV, add_login_arguments, resolve_login
 from edge.version import add_version_argument
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", default="sspinn", help="topic prefix")
     p.add_argument("--max-event-rate", type=float, default=30.0, help="events/s per browser")
     p.add_argument("--max-frame-rate", type=float, default=100.0, help="frames/s forwarded")
+    add_login_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true")
+    p.epilog = (
+        f"Broker login: --username and --password-file FILE or ${PASSWORD_ENV} (never the "
+        "password itself on the command line); without it, the dashboard is anonymous."
+    )
     return p
 
 
@@ -42,8 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        username, password = resolve_login(args.username, args.password_file)
         server = DashboardServer(
             args.broker,
+            username=username,
+            password=password,
             host=args.host,
             port=args.port,
             prefix=args.prefix,

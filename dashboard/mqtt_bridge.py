@@ -32,6 +32,8 @@ class MqttBridge:
         on_message: ``(topic, payload)`` for every received message (paho's thread).
         on_link_change: called with no arguments when the link goes up or down.
         watched: returns the topics of the devices watched now (re-subscribed on connect).
+        username, password: a broker account (e.g. a ``broker-config --viewer``); None:
+            anonymous, which under the project's ACL reads estimates only.
     """
 
     def __init__(
@@ -42,6 +44,8 @@ class MqttBridge:
         on_message: Callable[[str, bytes], None],
         on_link_change: Callable[[], None],
         watched: Callable[[], list[Topics]],
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.broker = broker
         self.prefix = prefix
@@ -55,6 +59,8 @@ class MqttBridge:
             client_id=f"sspinn-dashboard-{uuid.uuid4().hex[:8]}",
             clean_session=True,
         )
+        if username:
+            self._client.username_pw_set(username, password)
         if broker.tls:
             self._client.tls_set()
         self._client.on_connect = self._on_connect

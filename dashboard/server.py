@@ -54,6 +54,7 @@ class DashboardServer:
         keepalive_s: comment line sent on an idle stream (detects gone browsers).
         write_timeout_s: a browser that does not read for this long is disconnected.
         static_dir: folder of the page (default ``dashboard/static``).
+        username, password: broker account (docs/security.md); None: anonymous.
     """
 
     def __init__(
@@ -72,6 +73,8 @@ class DashboardServer:
         keepalive_s: float = 15.0,
         write_timeout_s: float = 10.0,
         static_dir: Path = STATIC_DIR,
+        username: str | None = None,
+        password: str | None = None,
     ) -> None:
         self.broker = parse_broker_address(broker)
         if default_device is not None and not valid_device_id(default_device):
@@ -105,6 +108,8 @@ class DashboardServer:
             on_message=self._handle,
             on_link_change=self._push_bridge,
             watched=lambda: [h.topics for h in self._hub_list()],
+            username=username,
+            password=password,
         )
 
     # --- life cycle ---------------------------------------------------------------------

@@ -11,8 +11,6 @@ start-up check (:mod:`edge.daemon.preflight`).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import difflib
 import logging
 import math
@@ -33,6 +31,7 @@ from pydantic import (
 
 from edge.mounting.device import MountingConfig
 from edge.mqtt.broker_address import check_host_setting, split_host_setting
+from edge.mqtt.command_settings import CommandsConfig, decode_public_key
 from edge.mqtt.publish_settings import PublishFields
 from edge.recording.schema import Participant
 
@@ -144,10 +143,11 @@ class ReconnectConfig(_Section):
 
     min_s: float = Field(default=1.0, gt=0.0, le=60.0, description="First retry delay (s)")
     max_s: float = Field(
-        default=10.0,
+        default=2.0,
         gt=0.0,
         le=3600.0,
-        description="Longest retry delay (s): the worst wait after the WiFi comes back",
+        description="Longest retry delay (s): the worst wait after the broker or WiFi comes "
+        "back (2 s: estimates resume within a few seconds of an outage's end)",
     )
 
     @model_validator(mode="after")
@@ -260,20 +260,6 @@ class SamplingConfig(_Section):
     rate_hz: float = Field(default=100.0, ge=25.0, le=400.0, description="Sample rate (Hz)")
 
 
-def _decode_key(text: str) -> bytes:
-    """32 raw bytes of an Ed25519 public key given as hex (64 digits) or base64."""
-    text = text.strip()
-    try:
-        raw = bytes.fromhex(text) if len(text) == 64 else base64.b64decode(text, validate=True)
-    except (ValueError, binascii.Error):
-        raw = b""
-    if len(raw) != 32:
-        raise ValueError(
-            "not an Ed25519 public key: expected 32 bytes as 64 hex digits or base64 (44 chars)"
-        )
-    return raw
-
-
 class ModelConfig(_Section):
     """The model bundle and which signers the device trusts."""
 
@@ -303,7 +289,7 @@ class ModelConfig(_Section):
     @classmethod
     def _keys(cls, keys: list[str]) -> list[str]:
         for key in keys:
-            _decode_key(key)
+            decode_public_key(key)
         return keys
 
     @model_validator(mode="after")
@@ -322,7 +308,7 @@ class ModelConfig(_Section):
 
     def trusted_key_bytes(self) -> list[bytes]:
         """The trusted keys as 32-byte raw Ed25519 public keys."""
-        return [_decode_key(k) for k in self.trusted_keys]
+        return [decode_public_key(k) for k in self.trusted_keys]
 
 
 class GpioConfig(_Section):
@@ -369,6 +355,9 @@ class DaemonConfig(_Section):
     )
     gpio: GpioConfig = Field(default_factory=GpioConfig)
     mounting: MountingConfig = Field(default_factory=MountingConfig)
+    commands: CommandsConfig = Field(
+        default_factory=CommandsConfig, description="Signed commands (off by default)"
+    )
 
     @model_validator(mode="after")
     def _rates(self) -> DaemonConfig:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +25,17 @@ def mosquitto() -> Iterator[LocalBroker]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def broker_dir() -> Iterator[Path]:
+    """A folder for ``sspinn-edge broker-config`` files that the broker can read after it
+    drops to the ``mosquitto`` user (pytest's own temporary folders are private to the
+    user running the tests)."""
+    folder = Path(tempfile.mkdtemp(prefix="sspinn-acl-"))
+    folder.chmod(0o755)
+    yield folder / "broker"
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

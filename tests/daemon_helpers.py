@@ -20,6 +20,7 @@ from edge.recording import bundled_recording_path, read_recording
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_BUNDLE = ROOT / "edge" / "models" / "default.sspinn"
 PUBLISH_20_HZ = PublishSettings(publish_rate_hz=20.0)
+FAST_RECONNECT = {"min_s": 0.2, "max_s": 1.0}
 
 
 class Watcher:
@@ -101,8 +102,11 @@ def make_daemon(
     seconds: float = 120.0,
     model: dict | None = None,
     mqtt_settings: dict | None = None,
+    commands: dict | None = None,
+    reconnect: dict | None = FAST_RECONNECT,
 ) -> Daemon:
-    """A daemon replaying P01_walking at 100 Hz, its model at ``tmp/models/current.sspinn``."""
+    """A daemon replaying P01_walking at 100 Hz, its model at ``tmp/models/current.sspinn``
+    (reconnect back-off 0.2..1 s unless ``reconnect`` says otherwise; None: the defaults)."""
     rec = replay_recording(read_recording(bundled_recording_path("P01_walking")), 100.0, seconds)
     model_dir = tmp / "models"
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -120,10 +124,12 @@ def make_daemon(
     data = cfg.model_dump()
     data["model"].update({"trusted_keys": list(keys), "require_signature": require_signature})
     data["model"].update(model or {})
-    data["mqtt"]["reconnect"] = {"min_s": 0.2, "max_s": 1.0}
+    if reconnect is not None:  # None: the config's defaults
+        data["mqtt"]["reconnect"] = dict(reconnect)
     data["mqtt"]["keepalive_s"] = 5
     data["mqtt"]["health_interval_s"] = health_interval_s
     data["mqtt"].update(mqtt_settings or {})
+    data["commands"].update(commands or {})
     return Daemon(DaemonConfig.model_validate(data), simulated_parts(rec, fast=fast))
 
 

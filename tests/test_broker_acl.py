@@ -9,9 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
-from pathlib import Path
 
 import pytest
 from daemon_helpers import SHIPPED_BUNDLE, Watcher, command, make_daemon, publish_once
@@ -63,16 +61,6 @@ def test_cli_writes_private_password_files(tmp_path):
         capture_output=True, text=True,
     )  # fmt: skip
     assert bad.returncode == 2 and "letters, digits" in bad.stderr and "Traceback" not in bad.stderr
-
-
-@pytest.fixture
-def broker_dir():
-    """A folder the broker can read after it drops to the ``mosquitto`` user (pytest's
-    own temporary folders are private to the user running the tests)."""
-    folder = Path(tempfile.mkdtemp(prefix="sspinn-acl-"))
-    folder.chmod(0o755)
-    yield folder / "broker"
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.slow

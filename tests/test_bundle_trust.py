@@ -201,8 +201,14 @@ def test_keygen_prints_the_exact_config_line(tmp_path, capsys):
 
     assert convert_main(["keygen", "--out", str(tmp_path / "dev.key")]) == 0
     out = capsys.readouterr().out.splitlines()
-    line = out[-1]
+    line = out[
+        out.index("add this line to the [model] section of the device config (edge.toml):") + 1
+    ]
     pub = (tmp_path / "dev.key.pub").read_text().strip()
     assert line == f'trusted_keys = ["{pub}"]'
     text = '[device]\nid = "a"\n[participant]\nheight_m = 1.8\nmass_kg = 75\n[model]\n' + line
     assert validate_config_text(text).model.trusted_keys == [pub]
+    # The [commands] lines it prints for an operator key are a valid section as they are.
+    commands = "\n".join(out[out.index(line) + 2 :])
+    cfg = validate_config_text(text + "\n[commands]\n" + commands)
+    assert cfg.commands.require_signed and cfg.commands.trusted_keys == [pub]

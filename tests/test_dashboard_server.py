@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -389,3 +390,81 @@ def test_demo_seconds_stops_by_itself() -> None:
     assert proc.returncode == 0, out
     assert "Stopping by itself after 4 s" in out
     assert 4 <= time.monotonic() - t0 < 30
+
+
+def test_dashboard_logs_in_with_a_viewer_account_under_the_acl(
+    broker_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under the broker recipe an anonymous dashboard gets estimates only; with a
+    `broker-config --viewer` account (password from $SSPINN_MQTT_PASSWORD, as
+    `sspinn-dashboard --username` takes it) it shows status, meta and health too."""
+    from edge.mqtt.broker_config import write_broker_config
+    from edge.mqtt.local_broker import start_mosquitto
+    from edge.mqtt.login import PASSWORD_ENV, resolve_login
+
+    files = write_broker_config(broker_dir, ["feed"], operator="op", viewers=["dash"])
+    password = {a: p.read_text().strip() for a, p in files.passwords.items()}
+    broker = start_mosquitto(
+        extra_config=[f"password_file {files.passwd}", f"acl_file {files.acl}"]
+    )
+    feed = DashboardFeed(broker.host, broker.port, device_id="feed")
+    feed.client.username_pw_set("feed", password["feed"])
+    monkeypatch.setenv(PASSWORD_ENV, password["dash"])
+    username, secret = resolve_login("dash", None)
+    assert (username, secret) == ("dash", password["dash"])
+    try:
+        feed.connect()
+        feed.start()
+        with (
+            DashboardServer(broker.address, port=0, username=username, password=secret) as srv,
+            DashboardServer(broker.address, port=0) as anonymous,
+        ):
+            viewer_sse = SSEClient(_events_url(srv))
+            anon_sse = SSEClient(_events_url(anonymous))
+            try:
+                assert viewer_sse.wait_for(
+                    lambda c: c.of("status") and c.of("meta") and c.of("health") and c.frames(),
+                    15,
+                )
+                assert viewer_sse.of("status")[-1].data == "online"
+                assert viewer_sse.of("meta")[-1].data["model"]["id"] == "stand-in-feed"
+                assert anon_sse.wait_for(lambda c: len(c.frames()) >= 10, 15)
+                assert anon_sse.of("bridge")[-1].data["mqtt_connected"] is True
+                # Anonymous: estimates flow, but the ACL withholds status, meta and health.
+                assert not anon_sse.of("meta") and not anon_sse.of("health")
+                assert not [e for e in anon_sse.of("status") if e.data == "online"]
+            finally:
+                viewer_sse.close()
+                anon_sse.close()
+        # A wrong password: the broker refuses the CONNACK, the bridge stays disconnected.
+        with (
+            caplog.at_level(logging.WARNING, logger="dashboard.mqtt_bridge"),
+            DashboardServer(broker.address, port=0, username="dash", password="wrong") as bad,
+        ):
+            deadline = time.monotonic() + 10
+            while "refused the dashboard" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert "refused the dashboard" in caplog.text
+            assert bad.bridge.connected is False
+    finally:
+        feed.stop()
+        broker.stop()
+
+
+def test_login_options_keep_the_password_off_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashboard.cli import build_parser
+    from edge.mqtt.login import PASSWORD_ENV, resolve_login
+
+    secret = tmp_path / "dash.password"
+    secret.write_text("s3cret\n")
+    args = build_parser().parse_args(["--username", "dash", "--password-file", str(secret)])
+    monkeypatch.setenv(PASSWORD_ENV, "from-env")
+    assert resolve_login(args.username, args.password_file) == ("dash", "s3cret")
+    assert resolve_login("dash", None) == ("dash", "from-env")
+    assert resolve_login(None, None) == (None, None)  # anonymous ignores the variable
+    with pytest.raises(ValueError, match="needs --username"):
+        resolve_login(None, secret)
+    with pytest.raises(ValueError, match="cannot read the password file"):
+        resolve_login("dash", tmp_path / "missing")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import configparser
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +15,7 @@ import pytest
 from daemon_helpers import Watcher
 
 from edge.bundle import build_bundle, read_bundle
-from edge.config import DaemonConfig, load_config
-from edge.daemon import Daemon
-from edge.daemon.simulate import replay_recording, simulated_parts
-from edge.recording import bundled_recording_path, read_recording
+from edge.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "edge" / "systemd" / "sspinn-edge.service"
@@ -190,29 +187,53 @@ def test_run_refuses_to_start_with_one_line_and_exit_2(tmp_path, problem):
     _one_line_refusal(out, setting)
 
 
+def _pointed_at(config: Path, broker) -> Path:
+    """The installed config with only its broker changed (as a user edits it)."""
+    text = config.read_text()
+    assert 'host = "localhost"' in text and "port = 1883" in text
+    text = text.replace('host = "localhost"', f'host = "{broker.host}"')
+    config.write_text(text.replace("port = 1883", f"port = {broker.port}"))
+    return config
+
+
 @pytest.mark.slow
 def test_the_installed_config_gets_estimates_from_the_shipped_bundle(tmp_path, mosquitto):
-    """The config the installer writes, with only the broker changed, runs the factory
-    bundle on the emulated bus: estimates arrive over MQTT."""
+    """`sspinn-edge run --config FILE --simulate RECORDING`: the config the installer
+    writes, with only the broker changed, runs the factory bundle (pinned) on the emulated
+    bus through the same daemon construction as `run`: estimates arrive over MQTT."""
     config, _ = _installed_config(tmp_path)
-    data = load_config(config).model_dump()
-    data["mqtt"].update(host=mosquitto.host, port=mosquitto.port)
-    cfg = DaemonConfig.model_validate(data)
-    rec = replay_recording(read_recording(bundled_recording_path("P01_walking")), 100.0, 30.0)
-    daemon = Daemon(cfg, simulated_parts(rec, fast=False))
-    assert daemon.slot.bundle.pinned
+    _pointed_at(config, mosquitto)
+    cfg = load_config(config)
     watcher = Watcher(mosquitto, cfg.device.id)
-    runner = threading.Thread(target=daemon.run, kwargs={"duration_s": 30.0})
     try:
         assert watcher.subscribed.wait(10)
-        daemon.start()
-        runner.start()
-        watcher.wait_count("estimate", 20, timeout=20)
+        out = subprocess.run(
+            [*EDGE, "run", "--config", str(config), "--simulate", "bundled:P01_walking",
+             "--duration", "8"],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr[-2000:]
+        stats = json.loads(out.stdout.splitlines()[-1])
+        # Everything the sampler took was estimated and published at the config's
+        # publish rate (20 frames/s of 100 samples/s) in batches of 2.
+        watcher.wait_count("estimate", 1, timeout=10)
+        frames = watcher.frames()
+        assert stats["ticks"] >= 400, stats
+        assert len(frames) >= stats["ticks"] // 5 - 2, (len(frames), stats["ticks"])
+        assert frames[0]["seq"] == 0 and np.all(np.diff([f["seq"] for f in frames]) > 0)
+        assert all(np.isfinite(f["angles_deg"]["knee_angle_r"]) for f in frames)
+        meta = json.loads(watcher.wait_for("meta"))
+        assert meta["device"] == cfg.device.id and meta["batch_size"] == 2
     finally:
-        daemon.stop()
-        runner.join(30)
-        daemon.close()
         watcher.close()
-    frames = watcher.frames()
-    assert len(frames) >= 20
-    assert all(np.isfinite(f["angles_deg"]["knee_angle_r"]) for f in frames)
+
+
+def test_run_simulate_refuses_an_unknown_recording_in_one_line(tmp_path):
+    config, _ = _installed_config(tmp_path)
+    out = subprocess.run(
+        [*EDGE, "run", "--config", str(config), "--simulate", "bundled:no_such_walk"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: --simulate: ") and len(out.stderr.splitlines()) == 1
+    assert "no_such_walk" in out.stderr

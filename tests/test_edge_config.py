@@ -51,7 +51,7 @@ def test_minimal_config_gets_the_documented_defaults():
     assert cfg.recorder.segment_s == 60.0
     assert cfg.sampling.rate_hz == 100.0
     assert cfg.publish_rate_hz == 20.0
-    assert cfg.mqtt.reconnect.min_s == 1.0 and cfg.mqtt.reconnect.max_s == 10.0
+    assert cfg.mqtt.reconnect.min_s == 1.0 and cfg.mqtt.reconnect.max_s == 2.0
     assert cfg.model.require_signature is False
 
 

@@ -143,65 +143,84 @@ def test_simulate_publishes_what_sspinn_eval_computes(mosquitto, bundle_path, tm
 
 @pytest.mark.slow
 def test_broker_outage_reconnects_and_records_every_sample(tmp_path, bundle_path):
-    """The broker goes away while the daemon records: sampling, estimating, recording and
-    health go on; after the broker returns, status/meta are republished and live
-    estimates resume within 5 s; every sample the sampler took is in the recording."""
+    """Acceptance (issue 14): a 60 s recording (6000 samples at 100 Hz) on a running
+    daemon with the config's default reconnect back-off, and a 10 s broker outage (1000
+    samples) in the middle. Sampling, estimating, recording and health go on; after the
+    broker returns, status/meta are republished and live estimates resume within 5 s;
+    at least 10 health messages arrive; every sample the sampler took is recorded."""
+    n_samples, outage_samples = 6000, 1000
     broker = start_mosquitto()
     port = broker.port
-    daemon = make_daemon(broker, bundle_path, tmp_path, "outage", health_interval_s=0.5)
-    watcher = Watcher(broker, "outage")
-    runner = threading.Thread(target=daemon.run, kwargs={"duration_s": 120.0})
+    daemon = make_daemon(broker, bundle_path, tmp_path, "outage", reconnect=None)
+    assert daemon.cfg.mqtt.reconnect.max_s <= 2.0  # a retry at least every 2 s
+    watchers = [Watcher(broker, "outage")]
+    runner = threading.Thread(target=daemon.run, kwargs={"n_samples": n_samples})
     try:
-        assert watcher.subscribed.wait(10)
+        assert watchers[0].subscribed.wait(10)
         daemon.start()
         runner.start()
-        watcher.wait_for("status", lambda p: p == b"online")
-        _wait_until(lambda: len(watcher.topic("estimate")) >= 20, 20, "estimates before")
+        watchers[0].wait_for("status", lambda p: p == b"online")
+        _wait_until(lambda: daemon.loop.samples >= 2500, 120, "25 s of samples")
         broker.stop()
         _wait_until(lambda: not daemon.link.is_connected, 10, "the daemon seeing the outage")
         estimates_down = daemon.loop.estimates  # read before samples: <= samples_down
         samples_down = daemon.loop.samples
         health_down = daemon.health_reporter.published
-        # Keep the broker away until the daemon took 500 samples (5 s at 100 Hz on an idle
-        # machine; longer on a busy one, never a wall-clock assumption).
-        _wait_until(lambda: daemon.loop.samples >= samples_down + 500, 60, "500 samples")
+        # Keep the broker away for 1000 samples (10 s at 100 Hz on an idle machine;
+        # longer on a busy one, never a wall-clock assumption).
+        _wait_until(lambda: daemon.loop.samples >= samples_down + outage_samples, 120, "the outage")
         assert not daemon.link.is_connected
         samples_up = daemon.loop.samples
         estimates_up = daemon.loop.estimates  # read after samples: >= samples_up - 1
         index_up = round(daemon.loop.last_t * 100.0)  # tick index (frames' seq) by now
-        # Estimated every sample while the broker was down, and kept reporting health.
+        # Estimated every sample while the broker was down, and kept producing health.
         assert estimates_up - estimates_down >= samples_up - samples_down - 1
         assert daemon.health_reporter.published - health_down >= 2
         broker = start_mosquitto(port)
         t_up = time.monotonic()
-        watcher.close()
-        watcher = Watcher(broker, "outage")
+        watchers.append(Watcher(broker, "outage"))
+        watcher = watchers[-1]
         # The fresh broker has nothing retained: these come from the daemon's reconnect.
         assert watcher.wait_for("status", timeout=10) == b"online"
         meta = json.loads(watcher.wait_for("meta", timeout=5))
         assert meta["device"] == "outage" and meta["sample_rate_hz"] == 100.0
-        # Live estimates again: a frame of a sample taken after the broker came back.
+        # Live estimates again: a frame of a sample taken after the broker came back,
+        # timed from the broker's restart to its arrival.
         live = watcher.wait_for("estimate", lambda p: json.loads(p)["seq"] > index_up, timeout=5)
         t_live = next(t for t, p in watcher.topic("estimate") if p == live)
-        assert t_live - t_up < 5.0
+        resumed_s = t_live - t_up
+        assert resumed_s < 5.0
+        runner.join(180)
+        assert not runner.is_alive()
     finally:
         daemon.stop()
         runner.join(30)
         daemon.close()
-        watcher.close()
+        for w in watchers:
+            w.close()
         broker.stop()
     link = daemon.link.stats()
     assert link.connects >= 2 and link.disconnects >= 1
+    health = {h["wall_time"] for w in watchers for h in w.json("health")}
     # Every sample the sampler took is in the raw recording, in order (closed segments
     # read back; the emulated chips replay the source one sample per read).
+    ticks = daemon.sampler.ticks
     source = replay_recording(read_recording(bundled_recording_path("P01_walking")), 100.0, 120)
     segments = [_segment(p, source.sensors) for p in (tmp_path / "rec").rglob("*.csv")]
     segments.sort(key=lambda seg: seg[0][0])
     recorded = np.concatenate([imu for _, imu in segments])
-    assert len(recorded) == daemon.loop.samples, (len(recorded), daemon.loop.samples)
+    print(
+        f"outage acceptance: {ticks} samples taken, {len(recorded)} recorded, "
+        f"({daemon.sampler.skipped} skipped), {len(health)} health messages received, "
+        f"estimates resumed {resumed_s:.2f} s after the broker's restart, link {link}"
+    )
+    # The sampler ran its 6000 ticks (a busy machine may skip some: not recorder loss).
+    assert ticks + daemon.sampler.skipped == n_samples and ticks == daemon.loop.samples
+    assert len(recorded) == ticks, (len(recorded), ticks)
     assert np.abs(recorded - _quantised(source.imu[: len(recorded)])).max() <= 1.01 * ACC_LSB
     stats = daemon.recorder.stats()
-    assert stats.samples_dropped == 0 and stats.samples_appended == daemon.loop.samples
+    assert stats.samples_dropped == 0 and stats.samples_appended == ticks
+    assert len(health) >= 10, len(health)
 
 
 def _segment(path: Path, sensors) -> tuple[np.ndarray, np.ndarray]:

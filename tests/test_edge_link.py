@@ -126,6 +126,8 @@ def test_status_online_and_meta_are_retained_on_connect(mosquitto, link_factory)
     assert not link.is_connected
     link.start()
     assert link.wait_connected(5)
+    # Both acknowledged by the broker (PUBACK): it holds them before the observer comes.
+    assert link.wait_idle(5)
     # A dashboard that subscribes later gets both as retained messages.
     obs = Observer(mosquitto.host, mosquitto.port, "sspinn/dev1/#")
     assert obs.wait_for(lambda m: len(m) >= 2)

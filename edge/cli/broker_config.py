@@ -20,6 +20,12 @@ def add_broker_config(sub: argparse._SubParsersAction) -> None:
         "--device", action="append", required=True, help="device id (repeat for several)"
     )
     p.add_argument("--operator", default="operator", help="account that may command devices")
+    p.add_argument(
+        "--viewer",
+        action="append",
+        default=[],
+        help="read-only account for a dashboard (status, meta, estimates, health; repeatable)",
+    )
     p.add_argument("--prefix", default="sspinn", help="topic prefix ([mqtt] topic_prefix)")
     p.add_argument(
         "--conf-dir",
@@ -35,7 +41,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     try:
         files = write_broker_config(
             args.out, args.device, operator=args.operator, prefix=args.prefix,
-            conf_dir=args.conf_dir,
+            conf_dir=args.conf_dir, viewers=args.viewer,
         )  # fmt: skip
     except (ValueError, OSError) as exc:
         raise CommandFailed(f"error: {exc}") from None
@@ -50,5 +56,10 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
         print(
             f'device {device}: [mqtt] username = "{device}", password_file = the copy of '
             f"{files.passwords[device].name}"
+        )
+    for viewer in args.viewer:
+        print(
+            f"viewer {viewer}: sspinn-dashboard --username {viewer} --password-file the copy "
+            f"of {files.passwords[viewer].name} (or SSPINN_MQTT_PASSWORD)"
         )
     return EXIT_OK

@@ -18,6 +18,7 @@ from edge.cli.calibrate import add_calibrate
 from edge.cli.exit_codes import EXIT_OK, CommandFailed
 from edge.cli.probe import add_probe
 from edge.cli.run import add_run
+from edge.cli.send_command import add_send_command
 from edge.cli.simulate import add_simulate
 from edge.version import add_version_argument
 
@@ -27,6 +28,7 @@ COMMANDS: list[tuple[str, Callable[[argparse._SubParsersAction], None]]] = [
     ("probe", add_probe),
     ("calibrate", add_calibrate),
     ("broker-config", add_broker_config),
+    ("send-command", add_send_command),
 ]
 
 

@@ -28,6 +28,7 @@ from edge.mqtt.commands import CommandDispatcher, CommandError, config_handler, 
 from edge.mqtt.link import MqttLink
 from edge.mqtt.payloads import build_meta
 from edge.mqtt.publisher import EstimatePublisher
+from edge.mqtt.signed_commands import CommandVerifier
 from edge.recorder import Recorder
 from edge.recording import Participant, SensorPlacement, Sidecar
 from firmware_bridge.acquisition import Acquisition
@@ -124,7 +125,7 @@ class Daemon:
         )
         self.mounting.on_change = self._on_mounting
         self.sampler = FixedRateSampler(rate, parts.clock)
-        self.dispatcher = CommandDispatcher(self.link)
+        self.dispatcher = CommandDispatcher(self.link, verifier=self._command_verifier())
         self.dispatcher.register("record", record_handler(self.recorder))
         self.dispatcher.register(
             "config", config_handler(self.publisher, self._set_health, self._republish_meta)
@@ -147,6 +148,13 @@ class Daemon:
         self.acquisition.bus_recovery = self.gpio.bus_recovery  # the mux reset pulse
 
     # ---- construction helpers ---------------------------------------------------------
+    def _command_verifier(self) -> CommandVerifier | None:
+        """``[commands] require_signed``: the checker every command must pass, else None."""
+        commands = self.cfg.commands
+        if not commands.require_signed:
+            return None
+        return CommandVerifier(commands.trusted_key_bytes(), self.cfg.device.id, commands.max_age_s)
+
     def _meta(self) -> dict[str, Any]:
         """The retained ``meta``: the model in use and what the publisher does now."""
         bundle = self.slot.bundle

@@ -11,6 +11,7 @@ import math
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from edge.bundle import read_bundle
 from edge.config import DaemonConfig
@@ -21,6 +22,8 @@ from edge.recording import Recording, read_recording, resample, tile_cycles
 from edge.simulated_hardware import build_simulated_hardware, load_recording
 from firmware_bridge.bus import LockedBus
 from firmware_bridge.clock import SimulatedClock, SystemClock
+from firmware_bridge.emulation import EmulatedHardware
+from firmware_bridge.sensor_map import SensorMap
 
 
 def default_bundle_path() -> Path:
@@ -85,8 +88,6 @@ def simulated_parts(rec: Recording, *, fast: bool) -> DaemonParts:
     been through the recording's sidecar ``calibration``, so a segment-axis model undoes
     what that leaves (:mod:`edge.mounting.rule`), else the on-device functional estimate.
     GPIO pins are gpiozero mock pins; the mux reset pin resets the emulated TCA9548A."""
-    from gpiozero.pins.mock import MockFactory
-
     hw = build_simulated_hardware(rec, advance="per_read")
     clock = SimulatedClock() if fast else SystemClock()
     return DaemonParts(
@@ -94,15 +95,54 @@ def simulated_parts(rec: Recording, *, fast: bool) -> DaemonParts:
         sensor_map=hw.sensor_map,
         clock=clock,
         calibration=rec.meta.calibration,
-        pin_factory=MockFactory(),  # the [gpio] pins, emulated
-        on_mux_reset=hw.mux.hardware_reset if hw.mux is not None else None,
-        hardware=hw,
+        **_emulated_gpio(hw),
     )
+
+
+def _emulated_gpio(hw: EmulatedHardware) -> dict[str, Any]:
+    """The ``[gpio]`` pins on gpiozero mock pins, the mux reset pin wired to the emulated
+    TCA9548A's RESET, and the hardware itself (fault injection)."""
+    from gpiozero.pins.mock import MockFactory
+
+    return {
+        "pin_factory": MockFactory(),
+        "on_mux_reset": hw.mux.hardware_reset if hw.mux is not None else None,
+        "hardware": hw,
+    }
+
+
+def recording_parts(
+    spec: str | Path, cfg: DaemonConfig, sensor_map: SensorMap, duration_s: float | None
+) -> tuple[DaemonParts, float]:
+    """``sspinn-edge run --simulate``: the config's own sensor map on an emulated bus that
+    replays the recording ``spec`` (CSV path, NAME or bundled:NAME) at the config's rate,
+    in real time. Returns the parts and the replay's length (s).
+
+    Raises:
+        RecordingError: unknown or unreadable recording.
+        ValueError: a configured sensor the recording does not have.
+    """
+    rec = replay_recording(load_recording(spec), cfg.sampling.rate_hz, duration_s)
+    missing = [s.label for s in sensor_map.sensors if s.label not in rec.sensors]
+    if missing:
+        raise ValueError(
+            f"the recording has no sensor {', '.join(missing)} of [sensors]; "
+            f"it has {', '.join(rec.sensors)}"
+        )
+    hw = build_simulated_hardware(rec, sensor_map, advance="per_read")
+    parts = DaemonParts(
+        bus=LockedBus(hw.smbus),
+        sensor_map=sensor_map,
+        calibration=rec.meta.calibration,
+        **_emulated_gpio(hw),
+    )
+    return parts, rec.n_samples / cfg.sampling.rate_hz
 
 
 __all__ = [
     "default_bundle_path",
     "read_recording",
+    "recording_parts",
     "replay_recording",
     "simulated_parts",
     "simulation_config",

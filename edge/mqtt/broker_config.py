@@ -15,6 +15,8 @@
                 ``<prefix>/D/cmd/+/result`` (and its Home Assistant discovery),
                 read ``<prefix>/D/cmd/#``: never another device's topics
   operator      read ``<prefix>/#``, write ``<prefix>/+/cmd/+`` (command any device)
+  viewer ``V``  read ``<prefix>/+/{status,meta,estimate,health}`` (a dashboard's login;
+                optional), write nothing
   ============  ==============================================================
 
 - ``mosquitto.conf``: the lines that switch them on (``include_dir`` it or paste it);
@@ -56,6 +58,7 @@ def acl_text(
     operator: str,
     prefix: str = "sspinn",
     discovery_prefix: str = "homeassistant",
+    viewers: Sequence[str] = (),
 ) -> str:
     """The ``acl_file`` for these accounts (see the module docstring)."""
     lines = [
@@ -68,6 +71,13 @@ def acl_text(
         f"topic read {prefix}/#",
         f"topic write {prefix}/+/cmd/+",
     ]
+    for viewer in viewers:
+        lines += [
+            "",
+            f"# Viewer {viewer} (a dashboard): reads what a dashboard shows, commands nothing.",
+            f"user {viewer}",
+            *(f"topic read {prefix}/+/{t}" for t in ("status", "meta", "estimate", "health")),
+        ]
     for device in devices:
         base = f"{prefix}/{device}"
         lines += [
@@ -120,12 +130,14 @@ def write_broker_config(
     prefix: str = "sspinn",
     passwords: dict[str, str] | None = None,
     conf_dir: str | Path | None = None,
+    viewers: Sequence[str] = (),
 ) -> BrokerConfigFiles:
     """Write the password file, ACL, config snippet and passwords into ``out``.
 
     Args:
         devices: device ids (each is also its account name).
         operator: the account that may command devices.
+        viewers: read-only accounts for dashboards (status, meta, estimates, health).
         prefix: the topic prefix (``[mqtt] topic_prefix``).
         passwords: account → password; accounts not given get a random one.
         conf_dir: where the files will live on the broker host (the paths written into
@@ -134,7 +146,7 @@ def write_broker_config(
     Raises:
         ValueError: an account name that is not plain, or used twice.
     """
-    accounts = [*devices, operator]
+    accounts = [*devices, operator, *viewers]
     for name in accounts:
         if not _ACCOUNT.match(name):
             raise ValueError(f"account {name!r}: letters, digits, '_' and '-' only")
@@ -153,7 +165,7 @@ def write_broker_config(
     _write_private(passwd, "".join(f"{a}:{mosquitto_hash(chosen[a])}\n" for a in accounts))
     _readable_by_mosquitto(passwd)
     acl = out / "acl"
-    acl.write_text(acl_text(devices, operator, prefix))
+    acl.write_text(acl_text(devices, operator, prefix, viewers=viewers))
     where = Path(conf_dir) if conf_dir is not None else out.resolve()
     conf = out / "mosquitto.conf"
     conf.write_text(

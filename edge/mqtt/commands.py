@@ -16,6 +16,10 @@ Malformed payloads, unknown command names, missing handlers, handlers that raise
 return something unencodable, an oversized payload or a full queue: each gets an error
 reply; nothing here raises into paho's network thread. Handlers run one at a time on a
 worker thread, so a slow model swap never stalls MQTT traffic.
+
+With a :class:`edge.mqtt.signed_commands.CommandVerifier` (``[commands] require_signed``)
+every payload must be a signed envelope; the verified inner payload is what is parsed.
+Unsigned, foreign-signed, stale and replayed commands get an error reply and a WARNING.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge.mqtt.publish_settings import PublishSettingsUpdate
+from edge.mqtt.signed_commands import CommandVerifier, SignatureRefused, envelope_overhead
 from edge.mqtt.topics import COMMAND_NAMES
 
 log = logging.getLogger(__name__)
@@ -258,6 +263,7 @@ class CommandDispatcher:
         max_model_bytes: largest ``cmd/model`` payload (bundle).
         max_pending: commands waiting or running before new ones get "busy".
         max_pending_bytes: total payload bytes waiting before new ones get "busy".
+        verifier: when given, only signed commands run (limits grow by the envelope's size).
     """
 
     def __init__(
@@ -268,8 +274,10 @@ class CommandDispatcher:
         max_model_bytes: int = 32 * 1024 * 1024,
         max_pending: int = 256,
         max_pending_bytes: int = 64 * 1024 * 1024,
+        verifier: CommandVerifier | None = None,
     ) -> None:
         self._link = link
+        self.verifier = verifier
         self.max_json_bytes = max_json_bytes
         self.max_model_bytes = max_model_bytes
         self._max_pending = max_pending
@@ -309,6 +317,8 @@ class CommandDispatcher:
         if name is None:
             return
         limit = self.max_model_bytes if name == "model" else self.max_json_bytes
+        if self.verifier is not None:
+            limit = envelope_overhead(limit)
         with self._lock:
             self.stats.received += 1
             if len(payload) > limit:
@@ -355,6 +365,8 @@ class CommandDispatcher:
         """Parse, validate and run one command; returns its reply (never raises)."""
         rid: str | int | None = None
         try:
+            if self.verifier is not None:
+                payload = self._verified(name, payload)
             request = parse_command(name, payload)
             rid = getattr(request, "id", None)
             handler = self._handlers.get(name)
@@ -376,6 +388,15 @@ class CommandDispatcher:
         except Exception as exc:
             log.exception("cmd/%s handler failed", name)
             return self._error(name, f"{type(exc).__name__}: {exc}", rid)
+
+    def _verified(self, name: str, payload: bytes) -> bytes:
+        """The inner payload of a signed command; refusals are logged at WARNING."""
+        assert self.verifier is not None
+        try:
+            return self.verifier.unwrap(self._link.topics.command(name), payload)
+        except SignatureRefused as exc:
+            log.warning("cmd/%s refused: %s", name[:40], exc)
+            raise CommandError(str(exc)) from exc
 
     @staticmethod
     def _error(name: str, reason: str, rid: str | int | None) -> dict[str, Any]:
