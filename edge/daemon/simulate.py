@@ -12,6 +12,7 @@ import math
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from edge.bundle import read_bundle
 from edge.config import DaemonConfig
@@ -22,6 +23,7 @@ from edge.recording import Recording, read_recording, resample, tile_cycles
 from edge.simulated_hardware import build_simulated_hardware, load_recording
 from firmware_bridge.bus import LockedBus
 from firmware_bridge.clock import SimulatedClock, SystemClock
+from firmware_bridge.emulation import EmulatedHardware
 from firmware_bridge.sensor_map import SensorMap
 
 log = logging.getLogger(__name__)
@@ -152,7 +154,8 @@ def simulation_config_from(
 def simulated_parts(rec: Recording, *, fast: bool) -> DaemonParts:
     """Emulated TCA9548A + 7 IMUs replaying ``rec`` one sample per read; the data have
     been through the recording's sidecar ``calibration``, so a segment-axis model undoes
-    what that leaves (:mod:`edge.mounting.rule`), else the on-device functional estimate."""
+    what that leaves (:mod:`edge.mounting.rule`), else the on-device functional estimate.
+    GPIO pins are gpiozero mock pins; the mux reset pin resets the emulated TCA9548A."""
     hw = build_simulated_hardware(rec, advance="per_read")
     clock = SimulatedClock() if fast else SystemClock()
     return DaemonParts(
@@ -160,7 +163,20 @@ def simulated_parts(rec: Recording, *, fast: bool) -> DaemonParts:
         sensor_map=hw.sensor_map,
         clock=clock,
         calibration=rec.meta.calibration,
+        **_emulated_gpio(hw),
     )
+
+
+def _emulated_gpio(hw: EmulatedHardware) -> dict[str, Any]:
+    """The ``[gpio]`` pins on gpiozero mock pins, the mux reset pin wired to the emulated
+    TCA9548A's RESET, and the hardware itself (fault injection)."""
+    from gpiozero.pins.mock import MockFactory
+
+    return {
+        "pin_factory": MockFactory(),
+        "on_mux_reset": hw.mux.hardware_reset if hw.mux is not None else None,
+        "hardware": hw,
+    }
 
 
 def recording_parts(
@@ -183,7 +199,10 @@ def recording_parts(
         )
     hw = build_simulated_hardware(rec, sensor_map, advance="per_read")
     parts = DaemonParts(
-        bus=LockedBus(hw.smbus), sensor_map=sensor_map, calibration=rec.meta.calibration
+        bus=LockedBus(hw.smbus),
+        sensor_map=sensor_map,
+        calibration=rec.meta.calibration,
+        **_emulated_gpio(hw),
     )
     return parts, rec.n_samples / cfg.sampling.rate_hz
 

@@ -15,6 +15,10 @@ from edge.output_spec import PUBLISHED_KEYS, make_grf_admissible
 
 log = logging.getLogger(__name__)
 
+#: Groups adjusted in place after scaling (angle fusion, admissible GRF): never aliased
+#: to the interpreter's output buffers.
+_ADJUSTED = frozenset({"angles_deg", "grf_bw"})
+
 #: Output groups every SSPINNpose bundle publishes (MQTT ``estimate`` keys).
 PUBLISHED_GROUPS: tuple[str, ...] = PUBLISHED_KEYS
 
@@ -77,20 +81,29 @@ class Estimator:
         mean = np.asarray(manifest.normalisation.mean, np.float64)
         std = np.asarray(manifest.normalisation.std, np.float64)
         static = static_features(height_m, mass_kg, np.asarray(sensor_positions_m))
-        self.assembler = FeatureAssembler(len(manifest.sensors), static, mean, std)
+        # features are written straight into the interpreter's input tensor
+        self.assembler = FeatureAssembler(
+            len(manifest.sensors), static, mean, std, out=self.stepper.input
+        )
         #: True when the bundle expects segment-axis input (the mounting is undone).
         self.undoes_mounting = manifest.input_axes == "segment"
         self.mounting_rad: np.ndarray | None = None
         self.set_mounting(mounting_rad)
-        self._scale: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # output scaling, decided once: an identity group is the output tensor itself
+        # (a view, overwritten by the next step like every estimate buffer)
+        self._scaled: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
         buffers = {}
         for group in PUBLISHED_GROUPS:
             spec = manifest.outputs[group]
             n = len(spec.channels)
+            raw = self.stepper.output(group)[0]
             scale = np.broadcast_to(np.asarray(spec.scale, np.float32), (n,)).copy()
             offset = np.broadcast_to(np.asarray(spec.offset, np.float32), (n,)).copy()
-            self._scale[group] = (scale, offset)
+            if np.all(scale == 1.0) and np.all(offset == 0.0) and group not in _ADJUSTED:
+                buffers[group] = raw
+                continue
             buffers[group] = np.zeros(n, dtype=np.float32)
+            self._scaled.append((raw, scale, buffers[group], offset if offset.any() else None))
         self.estimate = Estimate(**buffers)
         self.fusion: AngleFusion | None = None
         if angle_fusion_tau_s:
@@ -122,12 +135,12 @@ class Estimator:
         set with :meth:`set_mounting` before computing the features. The angles are then
         fused with the gyroscopes' z (column 5) when :attr:`fusion` is on, and vertical
         GRF is clamped to ≥ 0 (:func:`edge.output_spec.make_grf_admissible`)."""
-        self.stepper.step(self.assembler.assemble(imu_row))
-        for group in PUBLISHED_GROUPS:
-            out = getattr(self.estimate, group)
-            scale, offset = self._scale[group]
-            np.multiply(self.stepper.output(group)[0], scale, out=out)
-            np.add(out, offset, out=out)
+        self.assembler.assemble(imu_row)  # into the interpreter's input tensor
+        self.stepper.invoke()
+        for raw, scale, out, offset in self._scaled:
+            np.multiply(raw, scale, out=out)
+            if offset is not None:
+                np.add(out, offset, out=out)
         if self.fusion is not None:
             self.fusion.step(self.estimate.angles_deg, imu_row[:, 5])
         make_grf_admissible(self.estimate.grf_bw)  # a ground only pushes
