@@ -157,6 +157,8 @@ class FeatureAssembler:
         self._mounting: np.ndarray | None = None
         self._plan = self._make_plan(None)
         self.set_mounting(mounting_rad)
+        #: whether the last :meth:`assemble` found every value of its sample finite
+        self.row_finite = True
 
     def _make_plan(self, beta: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The matrix ``A`` (6S, F_imu + 1), and for the exact path the (2, F_imu) flat
@@ -215,8 +217,10 @@ class FeatureAssembler:
         checksum = product[-1]
         if -self._FAST_LIMIT < checksum < self._FAST_LIMIT:  # all finite (NaN fails)
             np.add(self._features, self._offset, out=self._imu)
+            self.row_finite = True
         else:
             self._exact(imu_row, plan[1], plan[2])
+            self.row_finite = False
         return self.buffer
 
     def _exact(self, imu_row: np.ndarray, idx: np.ndarray, coef: np.ndarray) -> None:

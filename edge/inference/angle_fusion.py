@@ -77,60 +77,83 @@ class AngleFusion:
             d[j, sensors.index(distal)] = 1.0
             if proximal is not None:
                 d[j, sensors.index(proximal)] = -1.0
-        #: x_new = a·x + gyro_gain @ (gyro_z + previous gyro_z) + (1 − a)·net
-        #: (trapezoidal integration: a sample's rate holds at its instant, not over the step)
+        # x_new = a·x + G @ (gyro_z + previous gyro_z) + (1 − a)·net, trapezoidal (a
+        # sample's rate holds at its instant), as one float32 product M @ v over the state
+        # v = [x (A), gyro_z in slot 0 or 1 (S each), net (A)]: the two slots hold this
+        # and the last sample and share G, so a new sample overwrites the older slot only
+        gain = (0.5 * a * dt * 180.0 / math.pi) * d
         self._a = a
-        self._gyro_gain = (0.5 * a * dt * 180.0 / math.pi) * d
-        self._net_gain = 1.0 - a
+        self._gain = gain
+        m = np.hstack([a * np.eye(n_a), gain, gain, (1.0 - a) * np.eye(n_a)])
+        self._m = m.astype(np.float32)
         self._uses = d != 0.0  # (A, S): the gyroscopes each angle needs
+        self._n_a, self._n_s = n_a, n_s
+        self._v = np.zeros(2 * n_a + 2 * n_s, dtype=np.float32)
+        self._x = self._v[:n_a]
+        self._slots = (self._v[n_a : n_a + n_s], self._v[n_a + n_s : n_a + 2 * n_s])
+        self._net = self._v[n_a + 2 * n_s :]
+        self._slot = 0
+        self._out = np.zeros(n_a, dtype=np.float32)
         self.tau_s = float(tau_s)
-        self._x = np.zeros(n_a)
-        self._rate = np.zeros(n_a)
-        self._gyro_prev = np.zeros(n_s)
-        self._gyro_sum = np.zeros(n_s)
+        self._prev_ok = False
         self._started = False
 
     def reset(self) -> None:
         """Forget the state: the next step returns the network's angles."""
         self._started = False
 
-    def step(self, angles_deg: np.ndarray, gyro_z_rad_s: np.ndarray) -> np.ndarray:
+    def step(
+        self, angles_deg: np.ndarray, gyro_z_rad_s: np.ndarray, gyro_finite: bool | None = None
+    ) -> np.ndarray:
         """Fuse one step in place.
 
         Args:
-            angles_deg: (7,) the network's published angles (deg); overwritten with the
-                fused angles.
+            angles_deg: (7,) float32 network angles (deg); overwritten with the fused ones.
             gyro_z_rad_s: (S,) gyroscope z of each sensor (rad/s, NaN when missing).
+            gyro_finite: whether every value of ``gyro_z_rad_s`` is finite, when the
+                caller knows it already (the feature assembler's check); None: checked.
 
         Returns:
             ``angles_deg``.
         """
+        ok = bool(np.isfinite(gyro_z_rad_s).all()) if gyro_finite is None else gyro_finite
+        self._slot ^= 1
+        self._slots[self._slot][:] = gyro_z_rad_s
         if not self._started:
             self._x[:] = angles_deg
-            self._gyro_prev[:] = gyro_z_rad_s
-            self._started = bool(np.isfinite(self._x).all())
-            return angles_deg
-        gsum = self._gyro_sum
-        np.add(gyro_z_rad_s, self._gyro_prev, out=gsum)
-        missing = None
-        if not np.isfinite(gsum).all():  # a gyroscope missing now or at the last step
-            now = np.isfinite(gyro_z_rad_s)
-            doubled = 2.0 * np.where(now, gyro_z_rad_s, 0.0)  # rate of a returning sensor
-            gsum[:] = np.where(np.isfinite(gsum), gsum, doubled)
-            missing = self._uses[:, ~now].any(axis=1) if not now.all() else None
-        self._gyro_prev[:] = gyro_z_rad_s
-        np.dot(self._gyro_gain, gsum, out=self._rate)
-        x = self._x
-        x *= self._a
-        x += self._rate
-        x += self._net_gain * angles_deg
-        if missing is not None:  # that joint follows the network for this step
-            x[missing] = angles_deg[missing]
-        if not np.isfinite(x).all():  # the network itself gave NaN: restart from it
-            bad = ~np.isfinite(x)
-            x[bad] = angles_deg[bad]
-        angles_deg[:] = x
+            self._started = math.isfinite(float(self._x.sum()))
+        else:
+            self._net[:] = angles_deg
+            # the device's float32 buffer takes the product directly; anything else a copy
+            direct = angles_deg.dtype == np.float32 and angles_deg.flags.c_contiguous
+            out = angles_deg if direct else self._out
+            if ok and self._prev_ok:
+                np.dot(self._m, self._v, out=out)
+                if not math.isfinite(float(out.sum())):  # the network gave NaN
+                    self._step_with_gaps(out)
+            else:  # a gyroscope missing now or at the last step (0·inf must not enter M @ v)
+                self._step_with_gaps(out)
+            self._x[:] = out
+            if not direct:
+                angles_deg[:] = out
+        self._prev_ok = ok
         return angles_deg
+
+    def _step_with_gaps(self, out: np.ndarray) -> None:
+        """The exact step when a gyroscope (now or at the last step) or the network is
+        not finite: a joint whose gyroscope is missing now follows the network; a sensor
+        back after a gap integrates its current rate over the whole step."""
+        now, prev = self._slots[self._slot], self._slots[self._slot ^ 1]
+        old, net = self._x.astype(np.float64), self._net.astype(np.float64)
+        ok_now = np.isfinite(now)
+        now_0 = np.where(ok_now, now, 0.0)
+        gsum = now_0 + np.where(np.isfinite(prev), prev, now_0)  # a returning sensor: 2·now
+        x = self._a * old + self._gain @ gsum + (1.0 - self._a) * net
+        missing = self._uses[:, ~ok_now].any(axis=1)
+        x[missing] = net[missing]
+        bad = ~np.isfinite(x)  # the network itself gave NaN: restart from it
+        x[bad] = net[bad]
+        out[:] = x
 
 
 def fuse_angles(
@@ -148,13 +171,13 @@ def fuse_angles(
         tau_s: time constant (s); None or 0 returns a copy of ``angles_deg``.
 
     Returns:
-        (N, 7) fused angles (deg), a new array.
+        (N, 7) fused angles (deg), a new float32 array (the device's precision).
     """
-    out = np.array(angles_deg, dtype=np.float64, copy=True)
+    out = np.array(angles_deg, dtype=np.float32, copy=True)
     if not tau_s:
-        return out.astype(angles_deg.dtype)
+        return out
     fusion = AngleFusion(sensors, sample_rate_hz, tau_s)
     gyro = np.asarray(gyro_z_rad_s, dtype=np.float64)
     for i in range(out.shape[0]):
         fusion.step(out[i], gyro[i])
-    return out.astype(angles_deg.dtype)
+    return out

@@ -142,7 +142,7 @@ class Estimator:
             if offset is not None:
                 np.add(out, offset, out=out)
         if self.fusion is not None:
-            self.fusion.step(self.estimate.angles_deg, imu_row[:, 5])
+            self.fusion.step(self.estimate.angles_deg, imu_row[:, 5], self.assembler.row_finite)
         make_grf_admissible(self.estimate.grf_bw)  # a ground only pushes
         return self.estimate
 
