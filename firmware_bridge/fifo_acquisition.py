@@ -188,6 +188,7 @@ class FifoAcquisition(Acquisition):
             h.reads += n
             stream.last_new_ns = t_post
         if overflowed:
+            stream.last_new_ns = t_post
             if stream.gap_from is None:
                 stream.gap_from = stream.next_k
             stream.limbo.clear()
@@ -301,10 +302,10 @@ class FifoAcquisition(Acquisition):
         The yielded :class:`Frame` is one preallocated object (``index``: grid point,
         ``t_ns``: its host time), overwritten by the next: use it before advancing.
         """
+        now = self.clock.monotonic_ns()  # what the drain can have seen
         self.drain()
         if self.t0_ns is None and not self._start_grid():
             return
-        now = self.clock.monotonic_ns()
         while True:
             assert self.t0_ns is not None
             g = self.t0_ns + self.next_index * self.period_ns
@@ -340,9 +341,9 @@ class FifoAcquisition(Acquisition):
                 x = (g - c.time_ns(0)) / c.period_ns  # fractional sample index at g
                 k0 = math.floor(x)
                 f = x - k0
-                if stream.first_k <= k0 and k0 + 1 < stream.next_k:
+                if stream.first_k <= k0 < stream.next_k:
                     j0, j1 = k0 & (RING - 1), (k0 + 1) & (RING - 1)
-                    v0, v1 = stream.valid[j0], stream.valid[j1]
+                    v0, v1 = stream.valid[j0], k0 + 1 < stream.next_k and stream.valid[j1]
                     if v0 and v1:  # linear interpolation between the chip samples
                         np.multiply(stream.data[j0], 1.0 - f, out=row)
                         row += f * stream.data[j1]
