@@ -255,9 +255,23 @@ class RecorderConfig(_Section):
 
 
 class SamplingConfig(_Section):
-    """The fixed IMU sampling rate."""
+    """The IMU sample rate and how the samples are acquired (docs/acquisition.md)."""
 
     rate_hz: float = Field(default=100.0, ge=25.0, le=400.0, description="Sample rate (Hz)")
+    mode: Literal["fifo", "polled"] = Field(
+        default="fifo",
+        description=(
+            "fifo: the chips sample on their own clocks into their FIFOs, drained every "
+            "drain_interval_ms (no sample lost while the host is late); polled: one read "
+            "per sample on the host's clock (a late host skips samples)"
+        ),
+    )
+    drain_interval_ms: float = Field(
+        default=4.0,
+        ge=1.0,
+        le=50.0,
+        description="FIFO mode: how often the FIFOs are drained (ms); adds up to this latency",
+    )
 
 
 class ModelConfig(_Section):

@@ -17,6 +17,7 @@ import numpy as np
 
 from edge.bundle import BundleError
 from edge.config import DaemonConfig
+from edge.daemon.acquisition_mode import device_settings, make_acquisition, make_sampler
 from edge.daemon.health import HealthReporter, HealthSource
 from edge.daemon.loop import EstimationLoop
 from edge.daemon.model_slot import ModelSlot
@@ -30,11 +31,10 @@ from edge.mqtt.publisher import EstimatePublisher
 from edge.mqtt.signed_commands import CommandVerifier
 from edge.recorder import Recorder
 from edge.recording import Participant, SensorPlacement, Sidecar
-from firmware_bridge.acquisition import Acquisition
 from firmware_bridge.bus import LockedBus
 from firmware_bridge.calibration import CalibrationApplier, NotStillError, calibrate_still
 from firmware_bridge.clock import Clock, SystemClock
-from firmware_bridge.sampler import FixedRateSampler
+from firmware_bridge.fifo_acquisition import FifoAcquisition
 from firmware_bridge.sensor_map import SensorMap
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ class Daemon:
         positions = np.array(
             [(s.position_m or (0.0, 0.0, 0.0))[:2] for s in smap.sensors], dtype=np.float64
         )
-        self.acquisition = Acquisition(parts.bus, smap, clock=parts.clock)
+        self.acquisition = make_acquisition(cfg.sampling, parts.bus, smap, parts.clock)
         bundle_path = cfg.model.bundle
         self.slot = ModelSlot.from_config(cfg, smap)
         if bundle_path is not None:
@@ -113,7 +113,7 @@ class Daemon:
             mounting=self.mounting,
         )
         self.mounting.on_change = self._on_mounting
-        self.sampler = FixedRateSampler(rate, parts.clock)
+        self.sampler = make_sampler(cfg.sampling, parts.clock)
         self.dispatcher = CommandDispatcher(self.link, verifier=self._command_verifier())
         self.dispatcher.register("record", record_handler(self.recorder))
         self.dispatcher.register(
@@ -180,6 +180,7 @@ class Daemon:
                 "sensors": [
                     {"name": s.label, "chip": s.chip, "where": s.where()} for s in smap.sensors
                 ],
+                "acquisition": device_settings(self.cfg.sampling, smap),
             },
         )
 
@@ -199,7 +200,8 @@ class Daemon:
         """Sample until ``duration_s``/``n_samples`` or :meth:`stop`; returns sampler stats."""
         if not self._started:
             self.start()
-        callback = self.loop.on_tick
+        fifo = isinstance(self.acquisition, FifoAcquisition)
+        callback = self.loop.on_drain if fifo else self.loop.on_tick
         if self.backpressure:
             inner = callback
 
@@ -253,8 +255,10 @@ class Daemon:
             st, lat = self.sampler, self.loop.latency
             return {
                 "t": self.loop.last_t,
-                "loop_rate_hz": round(st.stats().achieved_rate_hz, 2) if st.ticks > 1 else 0.0,
+                "loop_rate_hz": self._sample_rate_hz(),
                 "overruns": st.overruns,
+                "mode": self.cfg.sampling.mode,
+                "samples_lost": sum(h.samples_lost for h in self.acquisition.health()),
                 "latency_ms_p50": lat.percentile_us(50) / 1e3,
                 "latency_ms_p99": lat.percentile_us(99) / 1e3,
                 "sensors_ok": self.loop.sensors_ok,
@@ -289,6 +293,13 @@ class Daemon:
             "recorder": recorder,
             "model": model,
         }
+
+    def _sample_rate_hz(self) -> float:
+        """Samples processed per second (FIFO mode: not the drain rate)."""
+        st = self.sampler
+        if st.ticks < 2:
+            return 0.0
+        return round(st.stats().achieved_rate_hz * self.loop.samples / st.ticks, 2)
 
     def health(self) -> dict[str, Any]:
         """The current ``health`` payload (JSON-encodable; failed parts under ``errors``)."""

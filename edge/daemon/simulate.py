@@ -52,16 +52,18 @@ def simulation_config(
     record_dir: Path | None,
     publish: PublishSettings,
     segment_s: float = 60.0,
+    mode: str = "polled",
 ) -> DaemonConfig:
     """A daemon config for replaying ``rec``: participant from its sidecar, rate from the
     bundle, estimates published with ``publish``, MQTT from ``broker`` (see
-    :func:`parse_broker_address`; ``mqtts://`` turns TLS on)."""
+    :func:`parse_broker_address`; ``mqtts://`` turns TLS on). ``mode``: the acquisition
+    (a replay is polled by default: one recorded row per sample, exactly)."""
     manifest = read_bundle(bundle).manifest
     address = parse_broker_address(broker or "127.0.0.1:1883")
     data = {
         "device": {"id": device_id, "name": f"simulated {device_id}"},
         "participant": rec.meta.participant.model_dump(),
-        "sampling": {"rate_hz": manifest.sample_rate_hz},
+        "sampling": {"rate_hz": manifest.sample_rate_hz, "mode": mode},
         "mqtt": {
             "host": address.host,
             "port": address.port,
@@ -81,12 +83,18 @@ def simulation_config(
     return DaemonConfig.model_validate(data)
 
 
-def simulated_parts(rec: Recording, *, fast: bool) -> DaemonParts:
+def simulated_parts(rec: Recording, *, fast: bool, mode: str = "polled") -> DaemonParts:
     """Emulated TCA9548A + 7 IMUs replaying ``rec`` one sample per read; the data have
     been through the recording's sidecar ``calibration``, so a segment-axis model undoes
-    what that leaves (:mod:`edge.mounting.rule`), else the on-device functional estimate."""
-    hw = build_simulated_hardware(rec, advance="per_read")
+    what that leaves (:mod:`edge.mounting.rule`), else the on-device functional estimate.
+
+    ``mode="fifo"``: the chips sample on ``clock`` at their output data rate into their
+    FIFOs (for a config with ``sampling.mode = "fifo"``)."""
     clock = SimulatedClock() if fast else SystemClock()
+    if mode == "fifo":
+        hw = build_simulated_hardware(rec, advance="clock", clock=clock)
+    else:
+        hw = build_simulated_hardware(rec, advance="per_read")
     return DaemonParts(
         bus=LockedBus(hw.smbus),
         sensor_map=hw.sensor_map,
