@@ -51,6 +51,8 @@ class DaemonParts:
         on_close: released on :meth:`Daemon.close` (e.g. close the SMBus).
         calibration: the calibration the samples have already been through before the
             bus (a replayed recording's sidecar ``calibration``), for the mounting rule.
+        polled_only: the chips have no clock of their own (an emulated bus replaying one
+            row per read): the acquisition is polled whatever ``sampling.mode`` says.
     """
 
     bus: LockedBus
@@ -58,6 +60,7 @@ class DaemonParts:
     clock: Clock = field(default_factory=SystemClock)
     on_close: Callable[[], None] | None = None
     calibration: dict[str, Any] | None = None
+    polled_only: bool = False
 
 
 class Daemon:
@@ -80,7 +83,11 @@ class Daemon:
         positions = np.array(
             [(s.position_m or (0.0, 0.0, 0.0))[:2] for s in smap.sensors], dtype=np.float64
         )
-        self.acquisition = make_acquisition(cfg.sampling, parts.bus, smap, parts.clock)
+        self.sampling = cfg.sampling
+        if parts.polled_only and cfg.sampling.mode != "polled":
+            log.info("the emulated chips replay one row per read: polled acquisition")
+            self.sampling = cfg.sampling.model_copy(update={"mode": "polled"})
+        self.acquisition = make_acquisition(self.sampling, parts.bus, smap, parts.clock)
         bundle_path = cfg.model.bundle
         self.slot = ModelSlot.from_config(cfg, smap)
         if bundle_path is not None:
@@ -113,7 +120,7 @@ class Daemon:
             mounting=self.mounting,
         )
         self.mounting.on_change = self._on_mounting
-        self.sampler = make_sampler(cfg.sampling, parts.clock)
+        self.sampler = make_sampler(self.sampling, parts.clock)
         self.dispatcher = CommandDispatcher(self.link, verifier=self._command_verifier())
         self.dispatcher.register("record", record_handler(self.recorder))
         self.dispatcher.register(
@@ -180,7 +187,7 @@ class Daemon:
                 "sensors": [
                     {"name": s.label, "chip": s.chip, "where": s.where()} for s in smap.sensors
                 ],
-                "acquisition": device_settings(self.cfg.sampling, smap),
+                "acquisition": device_settings(self.sampling, smap),
             },
         )
 
@@ -257,7 +264,7 @@ class Daemon:
                 "t": self.loop.last_t,
                 "loop_rate_hz": self._sample_rate_hz(),
                 "overruns": st.overruns,
-                "mode": self.cfg.sampling.mode,
+                "mode": self.sampling.mode,
                 "samples_lost": sum(h.samples_lost for h in self.acquisition.health()),
                 "latency_ms_p50": lat.percentile_us(50) / 1e3,
                 "latency_ms_p99": lat.percentile_us(99) / 1e3,

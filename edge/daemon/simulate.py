@@ -100,6 +100,7 @@ def simulated_parts(rec: Recording, *, fast: bool, mode: str = "polled") -> Daem
         sensor_map=hw.sensor_map,
         clock=clock,
         calibration=rec.meta.calibration,
+        polled_only=mode != "fifo",
     )
 
 
