@@ -25,16 +25,26 @@ host times ``t_pre`` and ``t_post`` showed ``k`` as the newest sample, so
 from __future__ import annotations
 
 import math
+from collections import deque
 
 
 class ChipClock:
     """Host time of a chip's samples from FIFO level observations.
+
+    The period comes from *anchors*: every ``ANCHOR_EVERY_S`` of host time, when the
+    phase interval is narrower than a quarter period, the time of the newest sample is
+    stored; the period is the time between the oldest (≤ ``tau_s`` old) and the newest
+    anchor over the samples between them. Unlike the least-squares slope this is not
+    biased when the drains fall at a fixed phase of the chip's period.
 
     Args:
         nominal_period_ns: the configured output data period (ns).
         tau_s: forgetting time constant of the period fit (s).
         relax_ns_per_s: how fast the phase interval widens without new evidence.
     """
+
+    ANCHOR_EVERY_S = 1.0
+    ANCHOR_SPAN = 200  # samples between anchors before their period is used
 
     def __init__(
         self, nominal_period_ns: float, tau_s: float = 60.0, relax_ns_per_s: float = 50_000.0
@@ -55,11 +65,17 @@ class ChipClock:
         self._last_t = 0.0
         self._lo = -math.inf  # phase interval relative to the fitted line (ns)
         self._hi = math.inf
+        self._anchors: deque[tuple[int, float, float]] = deque()  # (k, t_k ns, host ns)
 
     # ---- model --------------------------------------------------------------------------
     @property
     def period_ns(self) -> float:
-        """Chip sample period on the host clock (ns); nominal until there is evidence."""
+        """Chip sample period on the host clock (ns): from the two most distant anchors
+        (sample times pinned by a narrow phase interval) once they are ``ANCHOR_SPAN``
+        samples apart, else the least-squares slope, else nominal."""
+        a = self._anchors
+        if len(a) >= 2 and a[-1][0] - a[0][0] >= self.ANCHOR_SPAN:
+            return (a[-1][1] - a[0][1]) / (a[-1][0] - a[0][0])
         if self.n < 8 or self._cxx <= 0.0 or self._cxx < 100.0 * self._w:
             return self.nominal_period_ns
         return self._cxy / self._cxx
@@ -91,6 +107,7 @@ class ChipClock:
         """The level read between ``t_pre_ns`` and ``t_post_ns`` had ``k`` as newest."""
         t_mid = 0.5 * (t_pre_ns + t_post_ns)
         y = t_mid - 0.5 * self.period_ns
+        before = self._line(k) if self.n else 0.0
         if self.n:
             lam = math.exp(-(t_mid - self._last_t) / self.tau_ns)
             grow = self.relax * (t_mid - self._last_t)
@@ -109,6 +126,10 @@ class ChipClock:
         self._cxy = lam * self._cxy + dx * (y - self._my)
         self._w = w
         self.n += 1
+        # keep the phase interval's absolute meaning at k while the line moves
+        shift = self._line(k) - before if self.n > 1 else 0.0
+        self._lo -= shift
+        self._hi -= shift
         # phase bounds relative to the (new) line
         hi = t_post_ns - self._line(k)
         lo = t_pre_ns - self._line(k + 1)
@@ -120,6 +141,12 @@ class ChipClock:
         else:
             self._lo = max(self._lo, lo)
             self._hi = min(self._hi, hi)
+        if self._hi - self._lo < 0.25 * self.period_ns:
+            anchors = self._anchors
+            if not anchors or t_mid - anchors[-1][2] >= self.ANCHOR_EVERY_S * 1e9:
+                anchors.append((k, self.time_ns(k), t_mid))
+                while t_mid - anchors[0][2] > self.tau_ns and len(anchors) > 2:
+                    anchors.popleft()
 
     def newest_index(self, t_pre_ns: int, t_post_ns: int) -> int | None:
         """The newest sample index at a level read in [t_pre, t_post], when the model

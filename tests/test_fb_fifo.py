@@ -98,19 +98,35 @@ def _wrap(x: np.ndarray) -> np.ndarray:
     return (x + 500) % 1000 - 500
 
 
-def test_drift_of_200_ppm_is_corrected_to_a_fraction_of_a_sample() -> None:
-    hw, acq, index, t_ns, acc = _run(seconds=6.0)
-    assert (np.diff(index) == 1).all() and index[0] == 0
-    assert np.isfinite(acc).all()  # nothing lost
-    after_2s = index >= 200
+def _alignment_error(hw, index, t_ns, acc) -> dict[str, float]:
+    """Per sensor: the largest |chip sample number at a grid point − the true one| after
+    the first 2 s, in sample periods (read from the ramp)."""
+    out = {}
     for s, name in enumerate(SEGMENTS):
         true = _true_index(hw, name, t_ns, RATE)
         err = _wrap(acc[:, s] / STEP - true)
-        keep = after_2s & (true % 1000 > 1) & (true % 1000 < 998)  # not across the wrap
-        # aligned on the host time base within 0.15 sample periods (1.5 ms at 100 Hz);
-        # without correction +/-200 ppm alone is 1.2 ms of skew after 6 s
-        assert np.abs(err[keep]).max() <= 0.15, (name, np.abs(err[keep]).max())
-    assert abs(acq.clock_report()["femur_r"]["drift_ppm"] - (-200.0)) < 150.0
+        keep = (index >= 200) & (true % 1000 > 1) & (true % 1000 < 998)  # not at the wrap
+        out[name] = float(np.abs(err[keep]).max())
+    return out
+
+
+def test_drift_of_200_ppm_is_corrected_to_a_fraction_of_a_sample() -> None:
+    hw, _acq, index, t_ns, acc = _run(seconds=6.0)
+    assert (np.diff(index) == 1).all() and index[0] == 0
+    assert np.isfinite(acc).all()  # nothing lost
+    # aligned on the host time base within 0.15 sample periods (1.5 ms at 100 Hz);
+    # without correction +/-200 ppm alone is 1.2 ms of skew after 6 s
+    errors = _alignment_error(hw, index, t_ns, acc)
+    assert max(errors.values()) <= 0.15, errors
+
+
+@pytest.mark.slow
+def test_drift_estimate_after_20_s() -> None:
+    hw, acq, index, t_ns, acc = _run(seconds=20.0)
+    errors = _alignment_error(hw, index, t_ns, acc)
+    assert max(errors.values()) <= 0.15, errors  # measured 0.12 (1.2 ms at 100 Hz)
+    drift = {k: v["drift_ppm"] for k, v in acq.clock_report().items()}
+    assert all(abs(drift[k] - PPM[k]) < 50.0 for k in PPM), drift  # measured <= 36 ppm
 
 
 @pytest.mark.parametrize("chip", ["mpu6050", "lsm6dsox"])
