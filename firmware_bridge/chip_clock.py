@@ -66,13 +66,18 @@ class ChipClock:
         self._lo = -math.inf  # phase interval relative to the fitted line (ns)
         self._hi = math.inf
         self._anchors: deque[tuple[int, float, float]] = deque()  # (k, t_k ns, host ns)
+        self._period = self.nominal_period_ns
 
     # ---- model --------------------------------------------------------------------------
     @property
     def period_ns(self) -> float:
-        """Chip sample period on the host clock (ns): from the two most distant anchors
-        (sample times pinned by a narrow phase interval) once they are ``ANCHOR_SPAN``
-        samples apart, else the least-squares slope, else nominal."""
+        """Chip sample period on the host clock (ns) (updated by :meth:`observe`)."""
+        return self._period
+
+    def _fit_period(self) -> float:
+        """From the two most distant anchors (sample times pinned by a narrow phase
+        interval) once they are ``ANCHOR_SPAN`` samples apart, else the least-squares
+        slope, else nominal."""
         a = self._anchors
         if len(a) >= 2 and a[-1][0] - a[0][0] >= self.ANCHOR_SPAN:
             return (a[-1][1] - a[0][1]) / (a[-1][0] - a[0][0])
@@ -86,7 +91,7 @@ class ChipClock:
         return (self.nominal_period_ns / self.period_ns - 1.0) * 1e6
 
     def _line(self, k: float) -> float:
-        return self._my + self.period_ns * (k - self._mx)
+        return self._my + self._period * (k - self._mx)
 
     @property
     def phase_width_ns(self) -> float:
@@ -126,6 +131,7 @@ class ChipClock:
         self._cxy = lam * self._cxy + dx * (y - self._my)
         self._w = w
         self.n += 1
+        self._period = self._fit_period()
         # keep the phase interval's absolute meaning at k while the line moves
         shift = self._line(k) - before if self.n > 1 else 0.0
         self._lo -= shift
@@ -147,6 +153,7 @@ class ChipClock:
                 anchors.append((k, self.time_ns(k), t_mid))
                 while t_mid - anchors[0][2] > self.tau_ns and len(anchors) > 2:
                     anchors.popleft()
+                self._period = self._fit_period()
 
     def newest_index(self, t_pre_ns: int, t_post_ns: int) -> int | None:
         """The newest sample index at a level read in [t_pre, t_post], when the model
