@@ -259,18 +259,10 @@ class SamplingConfig(_Section):
 
     rate_hz: float = Field(default=100.0, ge=25.0, le=400.0, description="Sample rate (Hz)")
     mode: Literal["fifo", "polled"] = Field(
-        default="fifo",
-        description=(
-            "fifo: the chips sample on their own clocks into their FIFOs, drained every "
-            "drain_interval_ms (no sample lost while the host is late); polled: one read "
-            "per sample on the host's clock (a late host skips samples)"
-        ),
+        default="fifo", description="fifo: chips' own clocks, FIFOs drained; polled: per sample"
     )
     drain_interval_ms: float = Field(
-        default=4.0,
-        ge=1.0,
-        le=50.0,
-        description="FIFO mode: how often the FIFOs are drained (ms); adds up to this latency",
+        default=4.0, ge=1.0, le=50.0, description="FIFO mode: drain period (ms), adds latency"
     )
 
 
