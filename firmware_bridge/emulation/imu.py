@@ -111,6 +111,7 @@ class EmulatedImu(RegisterDevice):
         self.samples_dropped = 0
         self._t_start: int | None = None
         self._k = -1
+        self._odr = 0.0
         self.power_on_reset()
 
     # ---- chip-specific hooks --------------------------------------------------------
@@ -225,10 +226,11 @@ class EmulatedImu(RegisterDevice):
         if not self.running():
             self._t_start = None
             return
-        if self._t_start is None:
-            self._t_start = now
-            self._k = -1
         odr = self.odr_hz() * (1.0 + self.clock_ppm * 1e-6)
+        if self._t_start is None or odr != self._odr:  # (re)started or a new output rate:
+            self._t_start = now  # the sample timeline starts again (sample 0 now)
+            self._k = -1
+            self._odr = odr
         k_now = int((now - self._t_start) * odr // 1_000_000_000)
         if k_now <= self._k:
             return
