@@ -67,7 +67,8 @@ class _Stream:
     limbo_n: int = 0
     limbo_drains: int = 0
     last_new_ns: int = 0  # host time the last sample arrived
-    bad_drains: int = 0
+    bad_drains: int = 0  # drains in a row that failed
+    bad_since_ns: int = 0
 
     def put(self, block: np.ndarray, temps: np.ndarray, k0: int) -> None:
         """Samples ``k0 …`` (segment axes) into the ring."""
@@ -88,8 +89,11 @@ class FifoAcquisition(Acquisition):
         bus, sensor_map, clock, settings, bus_recovery: as :class:`Acquisition`
             (``settings.odr_hz`` is the output data rate the chips are set to).
         rate_hz: the frame rate of the common time base (default ``settings.odr_hz``).
-        max_wait_s: a frame waits at most this long for a late sensor, which is then NaN.
+        max_wait_s: a frame waits at most this long for a late sensor, which is then NaN
+            (0.25 s: a lock-up cleared by ``bus_recovery`` within 0.2 s costs nothing).
         stall_s: a sensor whose FIFO brings nothing for this long is checked.
+        give_up_s: a sensor that does not answer for this long (its FIFO holds 0.73 s
+            and more) is missing and re-initialised; until then nothing is lost.
     """
 
     def __init__(
@@ -101,14 +105,16 @@ class FifoAcquisition(Acquisition):
         settings: AcquisitionSettings | None = None,
         bus_recovery: Callable[[], None] | None = None,
         rate_hz: float | None = None,
-        max_wait_s: float = 0.1,
+        max_wait_s: float = 0.25,
         stall_s: float = 0.1,
+        give_up_s: float = 0.5,
     ) -> None:
         super().__init__(bus, sensor_map, clock=clock, settings=settings, bus_recovery=bus_recovery)
         self.rate_hz = float(rate_hz or self.settings.odr_hz)
         self.period_ns = 1e9 / self.rate_hz
         self.max_wait_ns = int(max_wait_s * 1e9)
         self.stall_ns = int(stall_s * 1e9)
+        self.give_up_ns = int(give_up_s * 1e9)
         self._streams: list[_Stream | None] = [None] * len(self._slots)
         self._burst = np.empty((BURST, 6))
         self._burst_t = np.empty(BURST)
@@ -161,9 +167,9 @@ class FifoAcquisition(Acquisition):
             try:
                 level, overflowed = drv.fifo_level()
             except BusError as exc:
-                self._on_bus_error(slot, exc)
                 if exc.is_lockup:
                     raise
+                self._on_bus_error(slot, exc)
                 t_pre = self.clock.monotonic_ns()
                 level, overflowed = drv.fifo_level()  # immediate retry
             t_post = self.clock.monotonic_ns()
@@ -172,9 +178,9 @@ class FifoAcquisition(Acquisition):
                 try:
                     n = drv.read_fifo(self._burst, self._burst_t, level)
                 except BusError as exc:
-                    self._on_bus_error(slot, exc)
                     if exc.is_lockup:
                         raise
+                    self._on_bus_error(slot, exc)
                     n = drv.read_fifo(self._burst, self._burst_t, level)
                     h.retried_ok += 1
         except BusError as exc:
@@ -251,12 +257,13 @@ class FifoAcquisition(Acquisition):
         )
 
     def _drain_failed(self, slot: _Slot, stream: _Stream, exc: BusError, now: int) -> None:
-        """The FIFO did not answer: its samples wait there; check the chip if it persists."""
+        """The FIFO did not answer (NACK, or a lock-up already handed to ``bus_recovery``):
+        its samples wait there; check the chip if it persists."""
         slot.health.last_error = str(exc)
+        if stream.bad_drains == 0:
+            stream.bad_since_ns = now
         stream.bad_drains += 1
-        if exc.is_lockup:
-            self._fail(slot, exc, now)
-        elif stream.bad_drains >= self.settings.missing_after:
+        if stream.bad_drains % self.settings.missing_after == 0:
             self._verify(slot, stream, now, exc)
 
     def _stalled(self, slot: _Slot, stream: _Stream, now: int) -> None:
@@ -271,8 +278,8 @@ class FifoAcquisition(Acquisition):
             problem = slot.driver.verify_state()
         except BusError as exc2:
             self._on_bus_error(slot, exc2)
-            if stream.bad_drains >= 3 * self.settings.missing_after or exc2.is_lockup:
-                self._fail(slot, exc2, now)
+            if stream.bad_drains and now - stream.bad_since_ns >= self.give_up_ns:
+                self._fail(slot, exc2, now)  # silent for longer than its FIFO could hold
             return
         if problem is not None:
             self._fail(slot, HardwareError(f"{slot.health.name} lost its state: {problem}"), now)

@@ -216,3 +216,35 @@ def test_brownout_in_fifo_mode_is_found_and_repaired() -> None:
     assert h.recoveries == 1 and h.state_checks >= 1
     assert ok[-1] and not all(ok)
     assert sum(not v for v in ok) <= 60  # ~0.1 s to notice + re-initialisation
+
+
+def test_lockup_cleared_by_the_mux_reset_costs_no_sample() -> None:
+    clock = SimulatedClock.with_random_latency(700, 400, seed=3)
+    hw = build_emulated_bus(
+        _ramp(), SEGMENTS, RATE, advance="clock", clock=clock, advance_clock=True
+    )
+    acq = FifoAcquisition(
+        LockedBus(hw.smbus),
+        hw.sensor_map,
+        clock=clock,
+        settings=AcquisitionSettings(),
+        bus_recovery=hw.mux.hardware_reset,
+    )
+    assert acq.start() == {}
+    acc = []
+    state = {"locked_at": None}
+
+    def tick(t) -> None:
+        now = clock.monotonic_ns()
+        if t.index >= 400 and state["locked_at"] is None:
+            hw.smbus.lock_up(2)  # tibia_r holds SDA low whenever its channel is selected
+            state["locked_at"] = now
+        elif state["locked_at"] and now - state["locked_at"] > 150e6:
+            hw.smbus.release_lockup()  # it lets go after 150 ms
+        acc.extend(f.data[:, 0].copy() for f in acq.frames())
+
+    FixedRateSampler(250.0, clock).run(tick, duration_s=4.0)
+    h = acq.health()[2]
+    assert h.lockups >= 3 and acq.lockups == h.lockups  # the other sensors never failed
+    assert np.isfinite(np.array(acc)).all()  # every sample of every sensor: the FIFO held
+    assert h.recoveries == 0 and h.samples_lost == 0  # no re-initialisation needed
