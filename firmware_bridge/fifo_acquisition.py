@@ -119,6 +119,7 @@ class FifoAcquisition(Acquisition):
         self._burst = np.empty((BURST, 6))
         self._burst_t = np.empty(BURST)
         self.t0_ns: int | None = None  # host time of grid point 0
+        self._grid_wait_ns: int | None = None
         self.next_index = 0  # the next grid point to emit
         self.drains = 0
 
@@ -288,18 +289,26 @@ class FifoAcquisition(Acquisition):
             log.warning("%s: FIFO brings no samples, configuration intact", slot.health.name)
 
     # ---- the common time base -------------------------------------------------------
-    def _start_grid(self) -> bool:
-        """Grid point 0: the latest first-sample time among the running sensors."""
+    def _start_grid(self, now: int) -> bool:
+        """Grid point 0: the latest first-sample time among the running sensors; a sensor
+        that is not ready ``max_wait_s`` after the first one is left out (NaN until it is)."""
         t0 = None
+        waiting = False
         for stream in self._streams:
             if stream is None:
                 continue
             if stream.next_k < 2 or stream.gap_from is not None:
-                return False
+                waiting = True
+                continue
             t = stream.clock.time_ns(stream.first_k)
             t0 = t if t0 is None else max(t0, t)
         if t0 is None:
             return False
+        if waiting:
+            if self._grid_wait_ns is None:
+                self._grid_wait_ns = now
+            if now - self._grid_wait_ns < self.max_wait_ns:
+                return False
         self.t0_ns = math.ceil(t0)
         return True
 
@@ -311,7 +320,7 @@ class FifoAcquisition(Acquisition):
         """
         now = self.clock.monotonic_ns()  # what the drain can have seen
         self.drain()
-        if self.t0_ns is None and not self._start_grid():
+        if self.t0_ns is None and not self._start_grid(now):
             return
         while True:
             assert self.t0_ns is not None
