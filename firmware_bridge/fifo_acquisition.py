@@ -196,6 +196,12 @@ class FifoAcquisition(Acquisition):
             stream.last_new_ns = t_post
         if overflowed:
             stream.last_new_ns = t_post
+            if stream.next_k == 0 or stream.clock.n < 2:  # nothing read yet: no gap to
+                stream.clock.reset()  # count, the stream starts with the next sample
+                stream.next_k = stream.first_k = 0
+                stream.gap_from = None
+                log.info("%s: FIFO overflowed before its first drain", h.name)
+                return
             if stream.gap_from is None:
                 stream.gap_from = stream.next_k
             stream.limbo.clear()

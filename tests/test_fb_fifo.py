@@ -248,3 +248,19 @@ def test_lockup_cleared_by_the_mux_reset_costs_no_sample() -> None:
     assert h.lockups >= 3 and acq.lockups == h.lockups  # the other sensors never failed
     assert np.isfinite(np.array(acc)).all()  # every sample of every sensor: the FIFO held
     assert h.recoveries == 0 and h.samples_lost == 0  # no re-initialisation needed
+
+
+def test_overflow_before_the_first_drain_just_starts_the_stream_later() -> None:
+    clock = SimulatedClock.with_random_latency(700, 400, seed=3)
+    hw = build_emulated_bus(_ramp(), SEGMENTS, RATE, advance="clock", clock=clock)
+    acq = FifoAcquisition(
+        LockedBus(hw.smbus), hw.sensor_map, clock=clock, settings=AcquisitionSettings()
+    )
+    assert acq.start() == {}
+    clock.advance(2.0)  # start-up elsewhere took 2 s: every FIFO overflowed
+    acc = []
+    FixedRateSampler(250.0, clock).run(
+        lambda t: acc.extend(f.data[:, 0].copy() for f in acq.frames()), duration_s=2.0
+    )
+    assert len(acc) >= 190 and np.isfinite(np.array(acc)).all()
+    assert all(h.samples_lost == 0 for h in acq.health())
