@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 RING = 2048  # samples kept per sensor (power of two)
 BURST = 320  # most samples one drain can return (LSM6DSOX: 512 words)
-RESOLVE_DRAINS = 32  # drains to wait for an unambiguous gap count before estimating it
+RESOLVE_S = 0.05  # how long to wait for an unambiguous gap count before estimating it
 
 
 @dataclass(slots=True)
@@ -65,7 +65,7 @@ class _Stream:
     gap_from: int | None = None  # overflow: first index lost, until resolved
     limbo: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     limbo_n: int = 0
-    limbo_drains: int = 0
+    limbo_since_ns: int = 0  # host time of the overflow
     last_new_ns: int = 0  # host time the last sample arrived
     bad_drains: int = 0  # drains in a row that failed
     bad_since_ns: int = 0
@@ -206,7 +206,7 @@ class FifoAcquisition(Acquisition):
                 stream.gap_from = stream.next_k
             stream.limbo.clear()
             stream.limbo_n = 0
-            stream.limbo_drains = 0
+            stream.limbo_since_ns = t_post
             log.warning("%s (%s): FIFO overflow (the host was late)", h.name, h.where)
             return
         if stream.gap_from is not None:
@@ -226,7 +226,6 @@ class FifoAcquisition(Acquisition):
     def _resolve_gap(self, slot: _Slot, stream: _Stream, t_pre: int, t_post: int) -> None:
         """Place the samples read since an overflow on the chip's sample index."""
         assert stream.gap_from is not None
-        stream.limbo_drains += 1
         if stream.limbo_n == 0:
             if t_post - stream.last_new_ns > self.stall_ns:
                 self._stalled(slot, stream, t_post)
@@ -234,7 +233,7 @@ class FifoAcquisition(Acquisition):
         newest = stream.clock.newest_index(t_pre, t_post)
         estimated = False
         if newest is None:
-            if stream.limbo_drains < RESOLVE_DRAINS:
+            if t_post - stream.limbo_since_ns < RESOLVE_S * 1e9:
                 return
             newest = math.floor((t_post - stream.clock.time_ns(0)) / stream.clock.period_ns)
             estimated = True
