@@ -109,7 +109,8 @@ def recording_parts(
 ) -> tuple[DaemonParts, float]:
     """``sspinn-edge run --simulate``: the config's own sensor map on an emulated bus that
     replays the recording ``spec`` (CSV path, NAME or bundled:NAME) at the config's rate,
-    in real time. Returns the parts and the replay's length (s).
+    in real time, acquired as ``[sampling] mode`` says (FIFO: the emulated chips sample on
+    the real clock into their FIFOs). Returns the parts and the replay's length (s).
 
     Raises:
         RecordingError: unknown or unreadable recording.
@@ -122,10 +123,20 @@ def recording_parts(
             f"the recording has no sensor {', '.join(missing)} of [sensors]; "
             f"it has {', '.join(rec.sensors)}"
         )
-    hw = build_simulated_hardware(rec, sensor_map, advance="per_read")
-    parts = DaemonParts(
-        bus=LockedBus(hw.smbus), sensor_map=sensor_map, calibration=rec.meta.calibration
-    )
+    if cfg.sampling.mode == "fifo":  # the chips sample on the real clock into their FIFOs
+        clock = SystemClock()
+        hw = build_simulated_hardware(rec, sensor_map, advance="clock", clock=clock)
+        parts = DaemonParts(
+            bus=LockedBus(hw.smbus),
+            sensor_map=sensor_map,
+            clock=clock,
+            calibration=rec.meta.calibration,
+        )
+    else:
+        hw = build_simulated_hardware(rec, sensor_map, advance="per_read")
+        parts = DaemonParts(
+            bus=LockedBus(hw.smbus), sensor_map=sensor_map, calibration=rec.meta.calibration
+        )
     return parts, rec.n_samples / cfg.sampling.rate_hz
 
 
