@@ -72,3 +72,15 @@ def test_stalled_fifo_daemon_records_every_sample(tmp_path, mosquitto):
     # MPU-6050 at 100 Hz: DLPF_CFG 3 (44 Hz accel / 42 Hz gyro), 4.9 / 4.8 ms [RM 26]
     assert (pelvis["dlpf_hz"], pelvis["accel_group_delay_s"]) == (44.0, 0.0049)
     assert pelvis["gyro_group_delay_s"] == 0.0048
+
+
+def test_n_samples_counts_samples_not_drains(tmp_path, mosquitto):
+    daemon = _fifo_daemon(mosquitto, tmp_path, 5.0)
+    daemon.start()
+    try:
+        stats = daemon.run(n_samples=300)
+    finally:
+        daemon.stop()
+        daemon.close()
+    assert stats["mode"] == "fifo" and 300 <= stats["samples"] <= 310
+    assert stats["ticks"] > stats["samples"]  # drains every 4 ms, samples every 10 ms

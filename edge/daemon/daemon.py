@@ -204,11 +204,21 @@ class Daemon:
         return problems
 
     def run(self, duration_s: float | None = None, n_samples: int | None = None) -> dict:
-        """Sample until ``duration_s``/``n_samples`` or :meth:`stop`; returns sampler stats."""
+        """Sample until ``duration_s``/``n_samples`` (FIFO: at least that many, the last
+        drain's burst is finished) or :meth:`stop`; returns sampler stats."""
         if not self._started:
             self.start()
         fifo = isinstance(self.acquisition, FifoAcquisition)
         callback = self.loop.on_drain if fifo else self.loop.on_tick
+        if fifo and n_samples is not None:
+            drain, target = callback, self.loop.samples + n_samples
+
+            def callback(tick):  # type: ignore[no-untyped-def]
+                drain(tick)
+                if self.loop.samples >= target:
+                    self.sampler.stop()
+
+            n_samples = None
         if self.backpressure:
             inner = callback
 
@@ -219,7 +229,8 @@ class Daemon:
 
         stats = self.sampler.run(callback, duration_s=duration_s, n_ticks=n_samples)
         self.publisher.flush()
-        return stats.as_dict()
+        # ticks: samples (polled) or drains (FIFO); samples: what the loop processed
+        return {**stats.as_dict(), "mode": self.sampling.mode, "samples": self.loop.samples}
 
     def stop(self) -> None:
         """Ask the sampling loop to end (safe from signal handlers and other threads)."""
