@@ -16,7 +16,7 @@ help:
 	@echo "make test-fast  the suite without tests marked slow"
 	@echo "make lint       ruff"
 	@echo "make bench      benchmarks, JSON to stdout and bench.json"
-	@echo "make demo       live dashboard: broker + simulated device on real IMU data (DEMO_SECONDS=N stops after N s)"
+	@echo "make demo       live dashboard: broker + simulated device on real IMU data (DEMO_SECONDS=N stops after N s, DEMO_CONFIG=FILE your settings)"
 	@echo "make default-model   re-train the shipped model (train/models/default) and its report"
 	@echo "make default-bundle  re-convert it to the shipped bundle (int8 weights) (edge/models/default.sspinn)"
 
@@ -50,10 +50,12 @@ bench: install
 	$(PY) scripts/bench.py --out bench.json
 
 # The live demo: broker + dashboard + sspinn-edge simulate (walking, then running).
-# Ctrl-C stops it; DEMO_SECONDS=N stops it after N seconds.
+# Ctrl-C stops it; DEMO_SECONDS=N stops it after N seconds; DEMO_CONFIG=FILE runs the
+# simulated device with your daemon config (e.g. Home Assistant discovery).
 DEMO_SECONDS ?=
+DEMO_CONFIG ?=
 demo: install
-	$(PY) -m dashboard.demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS))
+	$(PY) -m dashboard.demo $(if $(DEMO_SECONDS),--seconds $(DEMO_SECONDS)) $(if $(DEMO_CONFIG),--config $(DEMO_CONFIG))
 
 # The shipped default model: trained without labels, copied into the package, evaluated.
 default-model: install

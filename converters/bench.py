@@ -1,7 +1,9 @@
-"""Benchmark: per-step latency of the shipped int8 bundle and its float32/dynamic siblings.
+"""Benchmark: per-step latency of the shipped bundle (``Estimator.step``).
 
-LiteRT, 1 thread, feature assembly and output scaling included (``Estimator.step``), on
-real walking data at the model rate. Target: int8 median <= 20 µs on this machine.
+LiteRT, 1 thread, feature assembly and output scaling included, on real walking data at
+the model rate; the interpreter's invoke alone is timed in the same loop (interleaved,
+so both see the same machine load) and the difference is our own overhead. Target
+(issue 15): step median <= 25 µs on this machine.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from edge.recording import bundled_recording_path
 from train.checkpoint import read_checkpoint_meta
 from train.inputs import at_model_rate
 
-TARGET_MEDIAN_US = 20.0
+TARGET_MEDIAN_US = 25.0
 
 
 def run() -> dict:
@@ -29,6 +31,9 @@ def run() -> dict:
         "bundle_bytes": default_bundle_path().stat().st_size,
         "step_latency_median_us": lat["median_us"],
         "step_latency_p99_us": lat["p99_us"],
+        "invoke_median_us": lat["invoke_median_us"],
+        "invoke_p99_us": lat["invoke_p99_us"],
+        "overhead_median_us": lat["overhead_median_us"],
         "target_median_us": TARGET_MEDIAN_US,
         "meets_target": lat["median_us"] <= TARGET_MEDIAN_US,
     }

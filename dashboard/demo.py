@@ -10,6 +10,11 @@ Starts, in this order:
    int8 bundle) on the bundled recordings: walking, then running, then again, each for
    ``--segment-seconds``.
 
+``--config FILE`` runs the simulated device with your own daemon config (device id and
+name, Home Assistant discovery, publish rate, batching, health period, topic prefix: see
+``sspinn-edge simulate --config``); it publishes to the demo's broker whatever broker the
+file names, so Home Assistant discovery can be tried on a laptop without a Pi.
+
 Ctrl-C or SIGTERM stops everything (simulator, server, broker, by PID) and exits 0;
 ``--seconds N`` (or ``DEMO_SECONDS=N``) stops by itself after N seconds::
 
@@ -94,9 +99,11 @@ def simulate_command(
     *,
     duration_s: float | None = None,
     bundle: Path | None = None,
+    config: Path | None = None,
     command: Sequence[str] | None = None,
 ) -> list[str]:
-    """The ``sspinn-edge simulate`` command line for one recording."""
+    """The ``sspinn-edge simulate`` command line for one recording (``config``: the
+    user's daemon config; the broker and device id given here still win)."""
     cmd = [
         *(command or sspinn_edge_command()),
         "simulate",
@@ -111,6 +118,8 @@ def simulate_command(
         cmd += ["--duration", f"{duration_s:g}"]
     if bundle is not None:
         cmd += ["--bundle", str(bundle)]
+    if config is not None:
+        cmd += ["--config", str(config)]
     return cmd
 
 
@@ -126,6 +135,8 @@ class Demo:
     broker_kind: str = "auto"
     segment_seconds: float = 30.0
     bundle: Path | None = None
+    config: Path | None = None
+    prefix: str = "sspinn"
     verbose: bool = False
     stop_event: threading.Event = field(default_factory=threading.Event)
     url: str | None = None
@@ -137,14 +148,22 @@ class Demo:
     def _start_server(self, broker: Broker) -> DashboardServer:
         try:
             return DashboardServer(
-                broker.address, host=self.host, port=self.port, default_device=self.device_id
+                broker.address,
+                host=self.host,
+                port=self.port,
+                prefix=self.prefix,
+                default_device=self.device_id,
             ).start()
         except OSError as exc:
             if self.port == 0:
                 raise
             say(f"Port {self.port} is busy ({exc.strerror}); using a free port instead.")
             return DashboardServer(
-                broker.address, host=self.host, port=0, default_device=self.device_id
+                broker.address,
+                host=self.host,
+                port=0,
+                prefix=self.prefix,
+                default_device=self.device_id,
             ).start()
 
     def run(self) -> int:
@@ -171,10 +190,12 @@ class Demo:
             self.url = server.url
             say(f"Dashboard: {server.url}   (open it in a browser; Ctrl-C stops the demo)")
             say(
-                f"Live topics: sspinn/{self.device_id}/# on {broker.address}"
+                f"Live topics: {self.prefix}/{self.device_id}/# on {broker.address}"
                 f"  (e.g. mosquitto_sub -h {broker.host} -p {broker.port}"
-                f" -t 'sspinn/{self.device_id}/#' -v{_clients_hint()})"
+                f" -t '{self.prefix}/{self.device_id}/#' -v{_clients_hint()})"
             )
+            if self.config is not None:
+                say(f"Device settings from {self.config} (its broker is replaced by this one).")
             if self.seconds:
                 say(f"Stopping by itself after {self.seconds:g} s (DEMO_SECONDS).")
             sim = self._loop_simulator(broker, edge_cmd, bundle, logdir, deadline)
@@ -217,6 +238,7 @@ class Demo:
                 self.device_id,
                 duration_s=self.segment_seconds,
                 bundle=bundle,
+                config=self.config,
                 command=edge_cmd,
             )
             log_path = logdir / f"simulate-{run:03d}-{name}.log"
@@ -273,7 +295,16 @@ def build_parser() -> argparse.ArgumentParser:
         "a busy port falls back to a free one)",
     )
     p.add_argument("--host", default="127.0.0.1", help="dashboard address (default loopback)")
-    p.add_argument("--device-id", default=DEFAULT_DEVICE, help="the simulated device's id")
+    p.add_argument(
+        "--device-id",
+        help=f"the simulated device's id (default: the config's, else {DEFAULT_DEVICE!r})",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        help="your daemon config (TOML): the simulated device takes its settings (Home "
+        "Assistant discovery, rates, device id and name), publishing to the demo's broker",
+    )
     p.add_argument(
         "--broker",
         choices=("auto", "mosquitto", "embedded"),
@@ -302,6 +333,21 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    prefix = "sspinn"
+    if args.config is not None:
+        from edge.config import ConfigError, load_config
+
+        try:
+            cfg = load_config(args.config)
+        except ConfigError as exc:
+            say(f"--config: {exc}")
+            return 2
+        args.config = args.config.resolve()
+        prefix = cfg.mqtt.topic_prefix
+        if args.device_id is None:
+            args.device_id = cfg.device.id
+    if args.device_id is None:
+        args.device_id = DEFAULT_DEVICE
     if not valid_device_id(args.device_id):
         say(f"--device-id {args.device_id!r} must be one plain MQTT topic level")
         return 2
@@ -315,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
         broker_kind=args.broker,
         segment_seconds=args.segment_seconds,
         bundle=args.bundle,
+        config=args.config,
+        prefix=prefix,
         verbose=args.verbose,
     )
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -318,22 +318,26 @@ class ModelConfig(_Section):
 
 
 class GpioConfig(_Section):
-    """Optional buttons and LED (BCM pin numbers)."""
+    """Optional buttons, LED and multiplexer reset line (BCM pin numbers; docs/acquisition.md)."""
 
-    record_button: int | None = Field(default=None, ge=0, le=27, description="Start/stop button")
+    record_button: int | None = Field(default=None, ge=0, le=27, description="Record start/stop")
     calibrate_button: int | None = Field(default=None, ge=0, le=27)
-    status_led: int | None = Field(default=None, ge=0, le=27)
+    status_led: int | None = Field(default=None, ge=0, le=27, description="ok/recording/fault")
+    mux_reset: int | None = Field(
+        default=None, ge=0, le=27, description="TCA9548A RESET (active low): frees a locked bus"
+    )
     button_hold_s: float = Field(
         default=1.0, ge=0.05, le=10.0, description="Hold time that counts as a press (gloves)"
     )
 
     @model_validator(mode="after")
     def _distinct(self) -> GpioConfig:
-        pins = [
-            p for p in (self.record_button, self.calibrate_button, self.status_led) if p is not None
-        ]
+        given = (self.record_button, self.calibrate_button, self.status_led, self.mux_reset)
+        pins = [p for p in given if p is not None]
         if len(pins) != len(set(pins)):
             raise ValueError(f"pins must be distinct, got {pins}")
+        if i2c := sorted(set(pins) & {2, 3}):
+            raise ValueError(f"GPIO{i2c[0]} is the I2C bus (GPIO2 SDA, GPIO3 SCL): use another pin")
         return self
 
 

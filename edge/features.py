@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from edge.mounting.apply import AxisRotator
 from edge.recording.schema import PLANAR_CHANNEL_INDEX
 
 PLANAR_CHANNELS: tuple[str, ...] = ("acc_x", "acc_y", "gyr_z")
@@ -97,15 +96,30 @@ class FeatureAssembler:
     """Per-step feature assembly on the device, without allocations.
 
     ``assemble(imu_row)`` writes the normalised (1, F) float32 vector into a buffer it
-    owns and returns it: the same values as :func:`model_features` (missing or
-    non-finite values become 0, the feature mean after normalisation).
+    owns (or the ``out`` given at construction, e.g. the interpreter's input tensor) and
+    returns it: the same values as :func:`model_features` (missing or non-finite values
+    become 0, the feature mean after normalisation).
 
     With a mounting (``mounting_rad`` or :meth:`set_mounting`) each sensor's acc (x, y) is
     first turned into segment axes, exactly as :func:`edge.mounting.to_segment_axes`
-    does before :func:`build_features` (its per-sample form,
-    :class:`edge.mounting.AxisRotator`, on the buffer's columns; gyr_z is the rotation
-    axis and stays); ``imu_row`` itself is never modified.
+    does before :func:`build_features` (gyr_z is the rotation axis and stays); ``imu_row``
+    itself is never modified.
+
+    How (prepared once, so a step is two numpy calls): every IMU feature is affine in
+    the sample, ``z = row · A + r`` with channel selection, the mounting rotation and
+    the normalisation folded into the (6S, F_imu + 1) matrix ``A`` and the offset ``r``.
+    ``A``'s last column sums the whole sample: when that sum is not finite (a NaN or inf
+    anywhere in the row) the step takes the exact per-feature path instead, where a
+    missing channel only empties the features computed from it. ``A``'s structural
+    zeros hold :attr:`_TINY` instead, so an inf in the row meets no ``inf × 0`` (numpy's
+    "invalid value" warning) on its way to the exact path; on finite data its terms are
+    ~1e-197 and vanish in the float32 features.
     """
+
+    #: a checksum beyond this is treated as non-finite (keeps float32 from overflowing)
+    _FAST_LIMIT = 1e30
+    #: stands for 0 in ``A`` (a normal float64: no denormal arithmetic for |x| > 1e-108)
+    _TINY = 1e-200
 
     def __init__(
         self,
@@ -115,56 +129,104 @@ class FeatureAssembler:
         std: np.ndarray,
         *,
         mounting_rad: np.ndarray | Sequence[float] | None = None,
+        out: np.ndarray | None = None,
     ) -> None:
         n_imu = n_imu_features(n_sensors)
         total = n_imu + static.shape[0]
         if mean.shape != (total,) or std.shape != (total,):
             raise ValueError(f"normalisation has {mean.shape} values, features are ({total},)")
+        if out is not None and (out.shape != (1, total) or out.dtype != np.float32):
+            raise ValueError(f"out must be (1, {total}) float32, got {out.shape} {out.dtype}")
         self._n_sensors = n_sensors
         self._n_imu = n_imu
-        self._mean = mean[:n_imu].astype(np.float32)
-        self._inv_std = (1.0 / std[:n_imu]).astype(np.float32)
-        self.buffer = np.zeros((1, total), dtype=np.float32)
+        self._inv_std = 1.0 / std[:n_imu].astype(np.float64)
+        self.buffer = np.zeros((1, total), dtype=np.float32) if out is None else out
         self.buffer[0, n_imu:] = normalise_features(
             np.asarray(static, np.float64), mean[n_imu:], std[n_imu:]
         ).astype(np.float32)
-        self._view = self.buffer[0, :n_imu].reshape(n_sensors, len(PLANAR_CHANNELS))
-        self._acc_x = self._view[:, PLANAR_CHANNELS.index("acc_x")]
-        self._acc_y = self._view[:, PLANAR_CHANNELS.index("acc_y")]
-        self._mean_v = self._mean.reshape(n_sensors, len(PLANAR_CHANNELS))
-        self._inv_v = self._inv_std.reshape(n_sensors, len(PLANAR_CHANNELS))
-        self._idx = list(PLANAR_CHANNEL_INDEX)
-        self._rotator: AxisRotator | None = None
+        self._imu = self.buffer[0, :n_imu]  # the part written per step
+        self._offset = -mean[:n_imu] * self._inv_std
+        self._product = np.zeros(n_imu + 1, dtype=np.float64)  # row · A (+ checksum)
+        self._features = self._product[:n_imu]
+        # the exact path: rows row[a], row[b], r
+        self._work = np.zeros((3, n_imu), dtype=np.float64)
+        self._work[2] = self._offset
+        self._gathered = self._work[:2]
+        self._bad = np.zeros(n_imu, dtype=bool)
+        self._zeros = np.zeros(n_imu, dtype=np.float32)
+        self._mounting: np.ndarray | None = None
+        self._plan = self._make_plan(None)
         self.set_mounting(mounting_rad)
+
+    def _make_plan(self, beta: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The matrix ``A`` (6S, F_imu + 1), and for the exact path the (2, F_imu) flat
+        indices ``a, b`` into a (S, 6) sample with their (2, F_imu) coefficients."""
+        n_ch = len(PLANAR_CHANNELS)
+        width = 6  # channels per sensor in a sample row
+        ix, iy, iz = PLANAR_CHANNEL_INDEX  # acc_x, acc_y, gyr_z
+        idx = np.zeros((2, self._n_imu), dtype=np.intp)
+        coef = np.zeros((2, self._n_imu), dtype=np.float64)
+        for s in range(self._n_sensors):
+            fx, fy, fz = s * n_ch, s * n_ch + 1, s * n_ch + 2
+            x, y, z = s * width + ix, s * width + iy, s * width + iz
+            idx[:, fz] = z
+            coef[0, fz] = 1.0
+            if beta is None:  # b = a with q = 0: a NaN stays in its own feature
+                idx[:, fx], idx[:, fy] = x, y
+                coef[0, fx] = coef[0, fy] = 1.0
+            else:  # (x', y') = R(β) (x, y): x' = c x − s y, y' = s x + c y
+                c, sn = np.cos(beta[s]), np.sin(beta[s])
+                idx[0, fx], idx[1, fx], idx[0, fy], idx[1, fy] = x, y, x, y
+                coef[0, fx], coef[1, fx], coef[0, fy], coef[1, fy] = c, -sn, sn, c
+        coef *= self._inv_std
+        matrix = np.zeros((width * self._n_sensors, self._n_imu + 1), dtype=np.float64)
+        for k in range(2):
+            np.add.at(matrix, (idx[k], np.arange(self._n_imu)), coef[k])
+        matrix[matrix == 0.0] = self._TINY
+        matrix[:, -1] = 1.0
+        return matrix, idx, coef
 
     def set_mounting(self, mounting_rad: np.ndarray | Sequence[float] | None) -> None:
         """Undo this (S,) mounting (rad, :meth:`edge.mounting.Mounting.angles`) from the
         next step on; None: use the channels as they come. Any thread may call this: the
-        new rotation replaces the old one as one reference (allocated here, not per step).
+        new plan replaces the old one as one reference (built here, not per step).
         """
         if mounting_rad is None:
-            self._rotator = None
+            self._mounting = None
+            self._plan = self._make_plan(None)
             return
         beta = np.asarray(mounting_rad, np.float64).reshape(-1)
         if beta.shape != (self._n_sensors,):
             raise ValueError(f"mounting has {beta.shape[0]} angles for {self._n_sensors} sensors")
-        self._rotator = AxisRotator(beta)
+        self._plan = self._make_plan(beta)
+        self._mounting = beta.copy()
 
     @property
     def mounting_rad(self) -> np.ndarray | None:
         """(S,) the mounting being undone (rad), or None."""
-        rot = self._rotator
-        return None if rot is None else np.arctan2(rot.sin, rot.cos)
+        return None if self._mounting is None else self._mounting.copy()
 
     def assemble(self, imu_row: np.ndarray) -> np.ndarray:
         """Normalised (1, F) float32 features from one (S, 6) sample (SI; sensor axes with
         a mounting set, else segment axes)."""
-        view = self._view
-        np.take(imu_row, self._idx, axis=1, out=view, mode="clip")
-        rot = self._rotator  # read once: a new mounting lands between two steps
-        if rot is not None:
-            rot.rotate_xy(self._acc_x, self._acc_y)
-        np.subtract(view, self._mean_v, out=view)
-        np.multiply(view, self._inv_v, out=view)
-        np.nan_to_num(view, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        plan = self._plan  # read once: a new mounting lands between two steps
+        product = self._product
+        np.dot(imu_row.reshape(-1), plan[0], out=product)
+        checksum = product[-1]
+        if -self._FAST_LIMIT < checksum < self._FAST_LIMIT:  # all finite (NaN fails)
+            np.add(self._features, self._offset, out=self._imu)
+        else:
+            self._exact(imu_row, plan[1], plan[2])
         return self.buffer
+
+    def _exact(self, imu_row: np.ndarray, idx: np.ndarray, coef: np.ndarray) -> None:
+        """Per feature, for a sample with missing or non-finite values: only the
+        features computed from such a value become 0."""
+        gathered, imu, bad = self._gathered, self._imu, self._bad
+        with np.errstate(invalid="ignore", over="ignore"):
+            np.take(imu_row, idx, out=gathered)
+            np.multiply(gathered, coef, out=gathered)
+            np.add.reduce(self._work, axis=0, out=imu)
+        np.isfinite(imu, out=bad)
+        np.logical_not(bad, out=bad)
+        np.copyto(imu, self._zeros, where=bad)

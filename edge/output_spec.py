@@ -184,7 +184,7 @@ class PublishedGroup:
 #: The published groups, in payload order.
 PUBLISHED_GROUPS: tuple[PublishedGroup, ...] = (
     PublishedGroup("angles_deg", "angles", ANGLE_CHANNELS, "rad", "deg", 180.0 / math.pi, 0.0,
-                   2, "q"),
+                   3, "q"),
     PublishedGroup("moments_bwbh", "moments", JOINT_NAMES, "BW*BH", "BW*BH", 1.0, 0.0, 4,
                    "moments_bwbh"),
     PublishedGroup("grf_bw", "grf", GRF_CHANNELS, "BW", "BW", 1.0, 0.0, 3, "contact_bw"),
@@ -217,6 +217,33 @@ def manifest_outputs() -> dict[str, dict]:
         }
         for g in PUBLISHED_GROUPS
     }
+
+
+#: Columns of ``grf_bw``: horizontal (x) and vertical (y) force of each foot, r then l.
+GRF_X_COLUMNS: list[int] = [GRF_CHANNELS.index(f"grf_x_{side}") for side in ("r", "l")]
+GRF_Y_COLUMNS: list[int] = [GRF_CHANNELS.index(f"grf_y_{side}") for side in ("r", "l")]
+
+
+def make_grf_admissible(grf_bw: np.ndarray) -> np.ndarray:
+    """Published ground reaction forces made physically admissible, in place.
+
+    The contact head's leak (:class:`ContactSpec`) lets a foot in swing come out slightly
+    below zero (a few hundredths of BW). A ground can only push: where a foot's vertical
+    force is negative it becomes 0, and so does its horizontal force (no normal load, no
+    friction). Every other value is left as it is.
+
+    Args:
+        grf_bw: (..., 4) published GRF (BW), channels :data:`GRF_CHANNELS`; float array,
+            modified in place.
+
+    Returns:
+        ``grf_bw`` itself.
+    """
+    lifted = grf_bw[..., GRF_Y_COLUMNS] < 0.0
+    if lifted.any():
+        for cols in (GRF_Y_COLUMNS, GRF_X_COLUMNS):
+            grf_bw[..., cols] = np.where(lifted, 0.0, grf_bw[..., cols])
+    return grf_bw
 
 
 def to_published(group: str, model_values: np.ndarray) -> np.ndarray:

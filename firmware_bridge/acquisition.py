@@ -16,6 +16,10 @@ Policy (see ``docs/acquisition.md``):
   itself into sleep, a frozen part) is flagged ``STUCK`` and re-initialised.
 - A bus lock-up (``ETIMEDOUT``: a device holds SDA low) calls ``bus_recovery`` (pulse
   the TCA9548A RESET pin, which disconnects the offending channel) when one is given.
+  The other channels then work on; the locked channel's sensor is retried every
+  ``lockup_retry_s`` (no backoff: each try costs one reset pulse). A lock-up does not
+  reset the chip, so when WHO_AM_I answers again it resumes with its configuration,
+  without a reset: back within ``lockup_retry_s`` of the device letting go of the bus.
 
 Arrays are preallocated and overwritten on every :meth:`Acquisition.read`.
 """
@@ -79,6 +83,7 @@ class AcquisitionSettings:
     immediate_retry: bool = True
     healthy_after: int = 100  # good samples after which the backoff starts again at initial
     missing_after: int = 3  # samples in a row without an answer before the sensor is missing
+    lockup_retry_s: float = 0.05  # retry period of a locked channel when bus_recovery is set
 
     def chip_config(self) -> dict[str, float | None]:
         return {
@@ -147,6 +152,7 @@ class _Slot:
     stuck: bool = False
     suspect: bool = False  # a read failed twice: check WHO_AM_I + configuration first
     bad_reads: int = 0  # samples in a row without an answer
+    locked: bool = False  # missing after a lock-up that bus_recovery freed
 
 
 @dataclass(slots=True)
@@ -165,6 +171,14 @@ class Frame:
     ok: np.ndarray
     t_ns: int = 0
     index: int = 0
+
+
+def _is_lockup(exc: Exception | None) -> bool:
+    """A bus lock-up, raised as such or as the cause of a driver error."""
+    for e in (exc, exc.__cause__ if exc is not None else None):
+        if isinstance(e, BusError) and e.is_lockup:
+            return True
+    return False
 
 
 class Acquisition:
@@ -420,16 +434,46 @@ class Acquisition:
         slot.good_streak = 0
         slot.same_count = 0
         delay = self.settings.backoff.delay_s(h.consecutive_failures)
+        slot.locked = self.bus_recovery is not None and _is_lockup(exc)
+        if slot.locked:
+            delay = min(delay, self.settings.lockup_retry_s)
         slot.next_attempt_ns = now + int(delay * 1e9)
 
     def _on_ready(self, slot: _Slot, now: int) -> None:
         """A sensor finished (re-)initialisation (hook for the FIFO acquisition)."""
+
+    def _resume_after_lockup(self, slot: _Slot, now: int) -> bool:
+        """Retry a sensor whose channel locked the bus: WHO_AM_I answering again means
+        the chip is back with its configuration (a lock-up does not reset it). True when
+        handled (resumed, or still locked); False: re-initialise it."""
+        slot.locked = False
+        if slot.driver.config is None:
+            return False
+        try:
+            slot.driver.probe()
+        except WiringError as exc:
+            if isinstance(exc.__cause__, BusError):  # still held low (or not answering)
+                self._on_bus_error(slot, exc.__cause__)
+                self._fail(slot, exc, now)
+                return True
+            return False  # another WHO_AM_I: re-initialise
+        h = slot.health
+        h.state = SensorState.OK
+        slot.fresh = True
+        slot.stuck = False
+        slot.same_count = 0
+        slot.prev.fill(np.nan)
+        h.recoveries += 1
+        log.info("%s (%s) is back after the bus lock-up", h.name, h.where)
+        return True
 
     def _service(self, slot: _Slot, now: int) -> None:
         """Advance a missing sensor's re-initialisation by at most one step."""
         h = slot.health
         if h.state is SensorState.MISSING:
             if now < slot.next_attempt_ns:
+                return
+            if slot.locked and self._resume_after_lockup(slot, now):
                 return
             slot.init = slot.driver.initialize(**self.settings.chip_config())
             h.state = SensorState.INITIALIZING

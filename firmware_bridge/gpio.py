@@ -36,7 +36,7 @@ PATTERNS: dict[str, tuple[float, float] | None] = {
 class StatusLed:
     """One LED showing :data:`PATTERNS` (blinking in gpiozero's background thread)."""
 
-    def __init__(self, pin: int | str = 17, *, pin_factory: Any = None) -> None:
+    def __init__(self, pin: int | str = 27, *, pin_factory: Any = None) -> None:
         from gpiozero import LED
 
         self.led = LED(pin, pin_factory=pin_factory)
@@ -64,26 +64,39 @@ class RecordButton:
     """A push button to GND (internal pull-up): a press toggles recording.
 
     ``on_press`` runs in gpiozero's event thread: keep it short (set a flag / queue).
-    Presses within ``debounce_s`` of the previous one are ignored.
+    Presses within ``debounce_s`` of the previous one are ignored. With ``hold_s`` a
+    press counts only once the button has been held down for ``hold_s`` without a
+    break (gloves, bumps; contact bounce restarts the wait), once per hold.
     """
 
     def __init__(
         self,
-        pin: int | str = 27,
+        pin: int | str = 17,
         on_press: Callable[[], None] | None = None,
         *,
         debounce_s: float = 0.05,
+        hold_s: float | None = None,
         pin_factory: Any = None,
     ) -> None:
         from gpiozero import Button
 
-        self.button = Button(pin, pull_up=True, bounce_time=None, pin_factory=pin_factory)
+        self.button = Button(
+            pin,
+            pull_up=True,
+            bounce_time=None,
+            hold_time=hold_s if hold_s is not None else 1.0,
+            pin_factory=pin_factory,
+        )
         self.on_press = on_press
         self.debounce_s = debounce_s
+        self.hold_s = hold_s
         self.presses = 0
         self._last = -1e9
         self._lock = threading.Lock()
-        self.button.when_pressed = self._pressed
+        if hold_s is None:
+            self.button.when_pressed = self._pressed
+        else:
+            self.button.when_held = self._pressed
 
     def _pressed(self) -> None:
         now = time.monotonic()
@@ -140,7 +153,8 @@ class SyncOutput:
 class MuxResetLine:
     """The TCA9548A's active-low RESET pin: a pulse disconnects every channel, which
     frees a bus held low by a device behind the multiplexer (use as
-    ``Acquisition(bus_recovery=line.pulse)``)."""
+    ``Acquisition(bus_recovery=line.pulse)``). ``sleep`` waits out the pulse width (the
+    sampler's clock, so a simulated clock advances instead of sleeping)."""
 
     def __init__(
         self,
@@ -149,6 +163,7 @@ class MuxResetLine:
         width_s: float = 0.001,
         pin_factory: Any = None,
         on_pulse: Callable[[], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         from gpiozero import DigitalOutputDevice
 
@@ -158,12 +173,13 @@ class MuxResetLine:
         )
         self.width_s = width_s
         self.on_pulse = on_pulse
+        self._sleep = sleep
         self.pulses = 0
 
     def pulse(self) -> None:
-        """Assert RESET for ``width_s`` (blocking, ~1 ms; TCA9548A needs ≥ 6 ns)."""
+        """Assert RESET for ``width_s`` (blocking; the TCA9548A needs ≥ 6 ns)."""
         self.out.on()
-        time.sleep(self.width_s)
+        self._sleep(self.width_s)
         self.out.off()
         self.pulses += 1
         if self.on_pulse is not None:

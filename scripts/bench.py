@@ -21,6 +21,8 @@ from pathlib import Path
 # One entry per benchmark module; add yours here.
 BENCH_MODULES: list[str] = [
     "edge.recording.bench",
+    "edge.recorder.bench",
+    "edge.mqtt.bench",
     "train.physics.bench",
     "firmware_bridge.bench",
     "converters.bench",

@@ -133,7 +133,10 @@ class DashboardFeed:
             grf=["grf_x_r", "grf_y_r", "grf_x_l", "grf_y_l"],
             model_id=model_id,
             model_version=model_version,
-            extra={"participant": {"height_m": self.cycle.height_m}},
+            extra={
+                "participant": {"height_m": self.cycle.height_m},
+                "health_interval_s": health_period_s,
+            },
         )
         self.frames_published = 0
         self.messages_published = 0
@@ -141,6 +144,7 @@ class DashboardFeed:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pause_until = 0.0
+        self._silent_until = 0.0
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"feed-{device_id}-{time.time_ns()}"
         )
@@ -201,6 +205,11 @@ class DashboardFeed:
         (the frames after it carry later ``t``; the ones in between are missing)."""
         self._pause_until = time.monotonic() + seconds
 
+    def freeze(self, seconds: float) -> None:
+        """A hung device: neither estimates nor health for ``seconds``, the connection
+        kept (so no last will), the sample clock running on."""
+        self._silent_until = self._pause_until = time.monotonic() + seconds
+
     def _run(self) -> None:
         period = self.batch_size / self.publish_rate_hz
         start = time.monotonic()
@@ -209,7 +218,8 @@ class DashboardFeed:
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_health:
-                self.publish_health(now - start)
+                if now >= self._silent_until:
+                    self.publish_health(now - start)
                 next_health += self.health_period_s
             if now >= self._pause_until:
                 self.publish_frames(self.batch_size, t0=k * period)

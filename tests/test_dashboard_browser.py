@@ -11,10 +11,14 @@
 
 1c. a stall (a second of missing frames): the lines break across it, the time axis is
    labelled in seconds, the header shows the effective publish rate;
+1d. offline: after a clean stop (retained ``offline``) and while a device hangs (no
+   estimates, no health, no last will yet) a banner says since when, the plots stop at
+   the last frame received and stay as they are, nothing is drawn after it;
 
-Screenshots go to pytest's tmp dir; ``SSPINN_UPDATE_SCREENSHOT=1`` also copies them to
-``docs/img/dashboard.png`` (the demo's one wins when both run) and the stall's to
-``docs/img/dashboard-gap.png``.
+Screenshots go to pytest's tmp dir; ``SSPINN_UPDATE_SCREENSHOT=1`` (what
+``scripts/dashboard_screenshots.sh`` sets) also writes them, palette-compressed, to
+``docs/img/dashboard.png`` (the demo's one wins when both run), the stall's to
+``docs/img/dashboard-gap.png`` and the hung device's to ``docs/img/dashboard-offline.png``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "docs" / "img" / "dashboard.png"
 GAP_SCREENSHOT = ROOT / "docs" / "img" / "dashboard-gap.png"
+OFFLINE_SCREENSHOT = ROOT / "docs" / "img" / "dashboard-offline.png"
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -175,6 +180,18 @@ def _canvases(driver: Any) -> dict[str, Any]:
     return out
 
 
+def update_doc_screenshot(shot: Path, doc: Path) -> None:
+    """With ``SSPINN_UPDATE_SCREENSHOT=1``: ``shot`` to ``doc`` as a 128-colour PNG (the
+    dark page loses nothing visible; the file stays well under 200 kB)."""
+    if os.environ.get("SSPINN_UPDATE_SCREENSHOT") != "1":
+        return
+    from PIL import Image
+
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    with Image.open(shot) as img:
+        img.convert("RGB").quantize(colors=128).save(doc, optimize=True)
+
+
 def check_live_page(driver: Any, model_expected: str | None, shot: Path) -> dict[str, float]:
     """Every check on a live page; the measured change fractions."""
     _wait(lambda: _text(driver, "status") == "online", 30, "status online")
@@ -213,10 +230,34 @@ def check_live_page(driver: Any, model_expected: str | None, shot: Path) -> dict
 
     shot.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(shot))
-    if os.environ.get("SSPINN_UPDATE_SCREENSHOT") == "1":
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, SCREENSHOT)
+    update_doc_screenshot(shot, SCREENSHOT)
     return changes
+
+
+def check_offline_page(driver: Any, reason: str) -> tuple[str, str]:
+    """The page of a device that went offline: a banner says so and since when, the
+    plots end at the last frame received, the window reaches past it (marked offline,
+    nothing drawn there) and stays as it is; the banner and status pill texts."""
+    _wait(lambda: _js(driver, "window.sspinnDashboard.offline !== null"), 30, "offline shown")
+    assert _js(driver, "window.sspinnDashboard.offline.reason") == reason
+    assert "hidden" not in _js(driver, "document.getElementById('offline').className")
+    banner, pill = _text(driver, "offline"), _text(driver, "status")
+    latest = _js(driver, "window.sspinnDashboard.latestT")
+    window = _js(driver, "window.sspinnDashboard.plotWindow")
+    assert window[1] > latest + 1.0, (window, latest)  # the offline stretch is shown
+    drawn = json.loads(_js(driver, "JSON.stringify(window.sspinnDashboard.drawn)"))
+    for plot in PLOTS:
+        assert drawn[plot], f"{plot}: the last data received are not shown"
+        assert max(run[1] for run in drawn[plot]) <= latest, (plot, drawn[plot], latest)
+    first = _canvases(driver)
+    time.sleep(1.0)
+    second = _canvases(driver)
+    assert _js(driver, "window.sspinnDashboard.offline !== null"), "offline for too short"
+    assert _js(driver, "window.sspinnDashboard.latestT") == latest
+    for plot in PLOTS:
+        assert _changed(first[plot], second[plot]) < 0.002, f"{plot} moved while offline"
+    assert _colour_pixels(second["knee"], RIGHT_RGB) > 50  # the last data, still drawn
+    return banner, pill
 
 
 # ---- 1: the dashboard on its own, fed by the stand-in -----------------------------------------
@@ -230,6 +271,10 @@ def test_dashboard_live_in_chromium(browser: Any, mosquitto: LocalBroker, tmp_pa
 
             feed.stop()  # the device goes offline: the header follows the retained status
             _wait(lambda: _text(browser, "status") == "offline", 10, "status offline")
+            banner, pill = check_offline_page(browser, "status")
+            assert pill == "offline"
+            assert banner.startswith("Device offline since "), banner
+            assert "The plots show the last data received" in banner, banner
             _wait(lambda: _text(browser, "age").endswith("s ago"), 10, "a stale age")
     finally:
         feed.stop()
@@ -256,8 +301,43 @@ def test_a_stall_is_drawn_as_a_gap(browser: Any, mosquitto: LocalBroker, tmp_pat
 
             shot = tmp_path / "dashboard-gap.png"
             browser.save_screenshot(str(shot))
-            if os.environ.get("SSPINN_UPDATE_SCREENSHOT") == "1":
-                shutil.copyfile(shot, GAP_SCREENSHOT)
+            update_doc_screenshot(shot, GAP_SCREENSHOT)
+            severe = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
+            assert not severe, severe
+    finally:
+        feed.stop()
+
+
+def test_a_hung_device_is_shown_offline_until_it_is_back(
+    browser: Any, mosquitto: LocalBroker, tmp_path: Path
+) -> None:
+    """A device that hangs keeps its connection (no last will for 1.5 keepalives) but
+    sends nothing: after 3 health periods (1 s here) the page says it is not responding
+    and since when, and shows the last data received; when data come back, the banner
+    goes and the lines go on after a gap."""
+    feed = DashboardFeed(
+        mosquitto.host, mosquitto.port, device_id="hung", health_period_s=1.0
+    ).start()
+    try:
+        with DashboardServer(mosquitto.address, port=0, default_device="hung") as server:
+            browser.get(server.url)
+            _wait(lambda: _frames_received(browser) >= 40, 30, "40 live frames")
+            assert _js(browser, "window.sspinnDashboard.offline") is None
+            feed.freeze(40.0)  # long enough for the checks on a busy machine
+            banner, pill = check_offline_page(browser, "silent")
+            shot = tmp_path / "dashboard-offline.png"
+            browser.save_screenshot(str(shot))
+            assert _js(browser, "window.sspinnDashboard.offline !== null"), "back too early"
+            update_doc_screenshot(shot, OFFLINE_SCREENSHOT)
+            assert banner.startswith("Device not responding since "), banner
+            assert "no estimates and no health" in banner, banner
+            assert pill == "not responding"
+
+            _wait(lambda: _js(browser, "window.sspinnDashboard.offline === null"), 90, "back")
+            assert "hidden" in _js(browser, "document.getElementById('offline').className")
+            assert _text(browser, "status") == "online"
+            n = _frames_received(browser)
+            _wait(lambda: _frames_received(browser) >= n + 20, 15, "frames after the stall")
             severe = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
             assert not severe, severe
     finally:

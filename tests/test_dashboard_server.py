@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -468,3 +469,57 @@ def test_login_options_keep_the_password_off_the_command_line(
         resolve_login(None, secret)
     with pytest.raises(ValueError, match="cannot read the password file"):
         resolve_login("dash", tmp_path / "missing")
+
+
+@pytest.mark.slow
+def test_demo_with_a_config_runs_the_users_device_with_home_assistant_discovery(tmp_path) -> None:
+    """``python -m dashboard.demo --config FILE``: the real simulator takes the file's
+    device id, name and Home Assistant discovery, and publishes to the demo's broker
+    (the file names another one); a config that does not load is one line, exit 2."""
+    from daemon_helpers import retained
+
+    text = (ROOT / "edge" / "config.example.toml").read_text()
+    for old, new in (
+        ("home_assistant_discovery = false", "home_assistant_discovery = true"),
+        ('id = "belt-01"', 'id = "ha-demo"'),
+        ('host = "localhost"', 'host = "192.0.2.1"'),  # TEST-NET: never reached
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    config = tmp_path / "mine.toml"
+    config.write_text(text)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.demo", "--port", "0", "--config", str(config),
+         "--seconds", "120"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        line, _ = _read_until(proc, "Live topics:", 60)
+        assert "sspinn/ha-demo/#" in line
+        host, port = line.split(" on ")[1].split()[0].rsplit(":", 1)
+        broker = SimpleNamespace(host=host, port=int(port))
+        topic = "homeassistant/sensor/sspinn_ha-demo/knee_angle_r/config"
+        deadline = time.monotonic() + 120  # until the simulator has started and connected
+        while True:
+            try:
+                knee = retained(broker, topic, 2)  # what a subscriber finds retained
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+        assert knee["device"]["name"] == "Belt 01"
+        assert knee["state_topic"] == "sspinn/ha-demo/estimate"
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    config.write_text("[device\n")
+    bad = subprocess.run(
+        [sys.executable, "-m", "dashboard.demo", "--config", str(config)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert bad.returncode == 2
+    assert f"--config: {config}: not valid TOML" in bad.stdout

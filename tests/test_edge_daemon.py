@@ -549,3 +549,43 @@ def test_home_assistant_health_sensors_expire_after_three_health_periods(
         daemon.stop()
         runner.join(30)
         daemon.close()
+
+
+@pytest.mark.slow
+def test_simulate_with_the_users_config_publishes_home_assistant_discovery(tmp_path, mosquitto):
+    """``sspinn-edge simulate --config`` takes the example config as a user edits it (their
+    broker, Home Assistant discovery on, their rate and batching, device id): the discovery
+    configs and meta appear retained on a real broker under the config's device id; the
+    Pi's bundle path does not exist here, so the shipped bundle runs, and the wearer is the
+    recording's participant."""
+    text = (ROOT / "edge" / "config.example.toml").read_text()
+    for old, new in (
+        ('host = "localhost"', f'host = "{mosquitto.host}"'),
+        ("port = 1883", f"port = {mosquitto.port}"),
+        ("home_assistant_discovery = false", "home_assistant_discovery = true"),
+        ("publish_rate_hz = 20.0", "publish_rate_hz = 10.0"),
+        ('id = "belt-01"', 'id = "my-belt"'),
+        ("height_m = 1.73", "height_m = 1.95"),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    config = tmp_path / "my.toml"
+    config.write_text(text)
+    out = subprocess.run(
+        [*EDGE, "simulate", "--recording", "P01_walking", "--config", str(config),
+         "--duration", "3", "--fast"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "model.bundle" in out.stderr and "shipped bundle" in out.stderr
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["device"] == "my-belt" and summary["published_frames"] == 30
+    meta = retained(mosquitto, "sspinn/my-belt/meta")
+    assert (meta["publish_rate_hz"], meta["batch_size"]) == (10.0, 2)
+    participant = read_recording(bundled_recording_path("P01_walking")).meta.participant
+    assert meta["participant"]["height_m"] == participant.height_m != 1.95
+    knee = retained(mosquitto, "homeassistant/sensor/sspinn_my-belt/knee_angle_r/config")
+    assert knee["state_topic"] == "sspinn/my-belt/estimate"
+    assert knee["device"]["name"] == "Belt 01"
+    temp = retained(mosquitto, "homeassistant/sensor/sspinn_my-belt/cpu_temp_c/config")
+    assert temp["entity_category"] == "diagnostic"

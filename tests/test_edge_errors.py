@@ -157,6 +157,7 @@ def test_simulate_exits_0_when_everything_was_delivered(mosquitto):
     [
         (["--broker", "127.0.0.1:abc"], ["broker port 'abc' is not a number (1-65535)"]),
         (["--record-dir", "{file}/rec"], ["cannot start", "{file}"]),
+        (["--config", "{file}"], ["{file}", "not valid TOML"]),
     ],
 )
 def test_simulate_refusals_are_one_line_exit_2(tmp_path, args, words):

@@ -57,7 +57,7 @@ def test_estimate_frame_encoding_rounds_and_nulls():
     assert obj == {
         "t": 0.07,
         "seq": 7,
-        "angles_deg": {"knee_angle_r": 12.35, "hip_flexion_r": None},
+        "angles_deg": {"knee_angle_r": 12.346, "hip_flexion_r": None},
         "moments_bwbh": {"knee_angle_r": 0.0412},
         "grf_bw": {"grf_y_r": 1.235, "grf_x_r": None},
         "speed_m_s": 1.292,
@@ -65,6 +65,19 @@ def test_estimate_frame_encoding_rounds_and_nulls():
     }
     assert set(obj) == set(ESTIMATE_FRAME_SCHEMA["required"])
     assert b"NaN" not in encode_estimates(_frame(7)) and b" " not in encode_estimates(_frame(7))
+
+
+def test_published_forces_are_admissible():
+    """A foot whose vertical GRF came out negative publishes 0 vertical and 0 horizontal
+    force (no load, no friction); a loaded foot keeps both values, also in a batch."""
+    from edge.output_spec import make_grf_admissible
+
+    one = np.array([0.2, -0.03, -0.01, 1.1], np.float32)  # x_r, y_r, x_l, y_l
+    assert make_grf_admissible(one) is one
+    assert one.tolist() == pytest.approx([0.0, 0.0, -0.01, 1.1])
+    batch = np.array([[0.05, 0.0, 0.3, -1e-4], [-0.1, 0.8, 0.02, 0.4]])
+    make_grf_admissible(batch)
+    assert batch.tolist() == [[0.05, 0.0, 0.0, 0.0], [-0.1, 0.8, 0.02, 0.4]]
 
 
 def test_batches_are_arrays_in_time_order():

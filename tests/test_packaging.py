@@ -98,3 +98,33 @@ def test_sspinn_edge_run_and_simulate_load_nothing_of_the_workstation(
     assert out["simulate"] == 0, done.stderr
     assert out["run"] == 0, done.stdout + done.stderr
     assert out["loaded"] == [], f"the Pi's commands loaded {out['loaded']}"
+
+
+_DEMO = textwrap.dedent(
+    """
+    import json, sys
+    from dashboard.demo import main
+    rc = main(["--seconds", "1", "--port", "0"])
+    print(json.dumps({"rc": rc, "loaded": sorted(m for m in sys.argv[1:] if m in sys.modules)}))
+    """
+)
+
+
+def test_the_demo_says_its_own_first_line_and_loads_no_tensorflow(tmp_path: Path) -> None:
+    """`make demo` (python -m dashboard.demo): its first output line is its own, no
+    warning comes before it (all warnings shown: -W default), and the demo process loads
+    nothing of the workstation (the simulator it starts is the lean `sspinn-edge`)."""
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-c", _DEMO, *NOT_ON_THE_PI, "absl", "google.protobuf"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    lines = [ln for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert lines[0].startswith("SSPINNpose demo: starting"), lines[:5]
+    assert "warning" not in done.stderr.lower(), done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["rc"] == 0 and out["loaded"] == [], out

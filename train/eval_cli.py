@@ -31,6 +31,12 @@ def _format_table(metrics: dict) -> str:
         if key in metrics:
             per = "  ".join(f"{k} {v:.2f}" for k, v in metrics[key].items() if k != "mean")
             lines.append(f"{key}: mean {metrics[key]['mean']:.2f} {unit}  ({per})")
+    if "angle_offset_deg" in metrics:
+        per = "  ".join(
+            f"{k} {v:+.1f}/{metrics['angle_shape_sd_deg'][k]:.1f}"
+            for k, v in metrics["angle_offset_deg"].items()
+        )
+        lines.append(f"angle error offset/shape SD (deg): {per}")
     if "speed_abs_err_m_s" in metrics:
         lines.append(
             f"speed: estimate {metrics['speed_estimate_m_s']:.2f} m/s, true "
@@ -72,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="RECORDING",
         help="recording CSV, or a bundled recording: NAME or bundled:NAME (e.g. P01_walking)",
     )
+    p.add_argument(
+        "--angle-fusion-tau",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="time constant of the gyroscope fusion of the joint angles, as on the device "
+        "(default 2; 0: the network's own angles)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--plot", type=Path, help="write a PNG of estimate vs truth per channel")
     args = p.parse_args(argv)
@@ -86,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     model_path = args.model or default_model()
     try:
         model = load_model(model_path)
-        ev = evaluate(model, data)
+        ev = evaluate(model, data, angle_fusion_tau_s=args.angle_fusion_tau)
     except (FileNotFoundError, RecordingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

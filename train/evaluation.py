@@ -11,12 +11,14 @@ speed in m/s.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from edge.inference.angle_fusion import DEFAULT_TAU_S
 from edge.mounting import mounting_for
 from edge.output_spec import ANGLE_CHANNELS, GRF_CHANNELS, JOINT_NAMES, to_published
 from edge.recording import Recording, read_recording
@@ -44,8 +46,12 @@ class LoadedModel:
     #: "segment" when the model expects its input with the sensor mounting undone.
     input_axes: str = "sensor"
 
-    def run(self, rec: Recording) -> dict[str, np.ndarray]:
-        """Published groups (N, k) for a recording at the model rate, causal from t=0."""
+    def run(
+        self, rec: Recording, angle_fusion_tau_s: float | None = DEFAULT_TAU_S
+    ) -> dict[str, np.ndarray]:
+        """Published groups (N, k) for a recording at the model rate, causal from t=0,
+        angles fused with the gyroscopes (``edge.inference.angle_fusion``; None or 0:
+        the network's own angles)."""
         if self.kind == "checkpoint":
             from train.predict import predict_published
 
@@ -54,7 +60,15 @@ class LoadedModel:
                 rec, _ = in_segment_axes(rec)
             mean, std = meta.norm_arrays()
             feats = normalise(recording_features(rec, self.sensors), mean, std)
-            return predict_published(model, feats)
+            idx = [rec.sensors.index(s) for s in self.sensors]
+            return predict_published(
+                model,
+                feats,
+                rec.imu[:, idx, 5],
+                list(self.sensors),
+                self.sample_rate_hz,
+                angle_fusion_tau_s=angle_fusion_tau_s,
+            )
         from edge.inference import Estimator
 
         bundle = self._impl
@@ -67,6 +81,7 @@ class LoadedModel:
             mounting_rad=mounting_for(rec).angles(self.sensors)
             if self.input_axes == "segment"
             else None,
+            angle_fusion_tau_s=angle_fusion_tau_s,
         )
         idx = [rec.sensors.index(s) for s in self.sensors]
         return est.run(np.ascontiguousarray(rec.imu[:, idx]))
@@ -140,6 +155,8 @@ class Evaluation:
     estimate: dict[str, np.ndarray]  # channel -> (n,) in report units
     truth: dict[str, np.ndarray]
     cycle_duration_s: float | None
+    #: (K,) right heel strikes inside the evaluated window (s), from the sidecar's events
+    stride_starts_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def evaluate(
@@ -149,12 +166,14 @@ def evaluate(
     n_cycles: int = 10,
     drop_cycles: int = 3,
     drop_seconds: float = 3.0,
+    angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
 ) -> Evaluation:
-    """Run ``model`` on ``data`` and compare with its truth columns (see module doc)."""
+    """Run ``model`` on ``data`` and compare with its truth columns (see module doc);
+    ``angle_fusion_tau_s`` as on the device (None or 0: the network's own angles)."""
     rec = data if isinstance(data, Recording) else read_recording(data)
     mean_cycle = rec.is_mean_cycle
     rec = at_model_rate(rec, model.sample_rate_hz, min_cycles=max(n_cycles, drop_cycles + 1))
-    out = model.run(rec)
+    out = model.run(rec, angle_fusion_tau_s)
     if mean_cycle:
         start_t = drop_cycles * float(rec.meta.cycle_duration_s)
     else:
@@ -188,6 +207,7 @@ def evaluate(
         "data": str(rec.meta.trial or getattr(data, "name", data)),
         "samples_evaluated": int(keep.sum()),
         "sample_rate_hz": model.sample_rate_hz,
+        "angle_fusion_tau_s": float(angle_fusion_tau_s or 0.0),
     }
     groups = {
         "angle_rmse_deg": [c for c in ANGLE_CHANNELS if c in truth],
@@ -204,6 +224,11 @@ def evaluate(
         corr.update({c: _pearson(est[c], truth[c]) for c in channels})
     if corr:
         metrics["pearson_r"] = corr
+    if groups["angle_rmse_deg"]:
+        # RMSE² = offset² + shape²: a constant offset is posture or mounting, the rest shape
+        err = {c: est[c] - truth[c] for c in groups["angle_rmse_deg"]}
+        metrics["angle_offset_deg"] = {c: float(np.mean(e)) for c, e in err.items()}
+        metrics["angle_shape_sd_deg"] = {c: float(np.std(e)) for c, e in err.items()}
     speed_est = float(np.mean(est["speed_m_s"]))
     metrics["speed_estimate_m_s"] = speed_est
     true_speed = float(np.mean(truth["speed_m_s"])) if "speed_m_s" in truth else rec.meta.speed_m_s
@@ -215,7 +240,12 @@ def evaluate(
     metrics["peak_vertical_grf_bw_pct"] = float(np.max(fy))
     metrics["stance"] = {side: stance_summary(est[f"grf_y_{side}"]) for side in ("r", "l")}
     metrics["mounting"] = mounting_report(rec, applied=model.input_axes == "segment")
-    return Evaluation(metrics, rec.time_s[keep], est, truth, rec.meta.cycle_duration_s)
+    t_kept = rec.time_s[keep]
+    strikes = np.array(
+        [rec.time_s[i] for label, i in rec.meta.events if label == "R_HS" and i < len(rec.time_s)]
+    )
+    strikes = strikes[(strikes >= t_kept[0]) & (strikes <= t_kept[-1])]
+    return Evaluation(metrics, t_kept, est, truth, rec.meta.cycle_duration_s, strikes)
 
 
 def stance_summary(
@@ -257,8 +287,20 @@ def _fold(
     return np.linspace(0, 100, bins, endpoint=False), mean, sd
 
 
+def _strides(
+    t: np.ndarray, x: np.ndarray, starts: np.ndarray, bins: int = 100
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and sd over strides (heel strike to heel strike), each time-normalised."""
+    phase = np.linspace(0.0, 1.0, bins, endpoint=False)
+    rows = [np.interp(a + phase * (b - a), t, x) for a, b in itertools.pairwise(starts)]
+    stack = np.array(rows)
+    return 100.0 * phase, stack.mean(axis=0), stack.std(axis=0)
+
+
 def plot_evaluation(ev: Evaluation, path: str | Path) -> Path:
-    """PNG: estimate (mean ± sd over cycles) vs truth per channel over the gait cycle."""
+    """PNG: estimate (mean ± sd over cycles) vs truth per channel over the gait cycle: a
+    mean-cycle recording folded at its cycle duration, a continuous one cut at its right
+    heel strikes (sidecar events); without either, the last 6 s against time."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -275,21 +317,40 @@ def plot_evaluation(ev: Evaluation, path: str | Path) -> Path:
             "speed_m_s",
         )
     ]
-    period = ev.cycle_duration_s or (ev.time_s[-1] - ev.time_s[0])
+    if ev.cycle_duration_s:
+        period = float(ev.cycle_duration_s)
+
+        def fold(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return _fold(ev.time_s, x, period)
+
+        xlabel = "% gait cycle"
+    elif len(ev.stride_starts_s) >= 3:
+
+        def fold(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return _strides(ev.time_s, x, ev.stride_starts_s)
+
+        xlabel = f"% gait cycle ({len(ev.stride_starts_s) - 1} strides)"
+    else:
+        last = ev.time_s >= ev.time_s[-1] - 6.0
+
+        def fold(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            return ev.time_s[last], x[last], np.zeros(int(last.sum()))
+
+        xlabel = "time (s)"
     ncol = 3
     nrow = math.ceil(len(channels) / ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.8 * nrow), squeeze=False)
     units = {"_moment": "%BW·BH", "grf_": "%BW", "speed": "m/s"}
     for ax, ch in zip(axes.flat, channels, strict=False):
-        x, m, s = _fold(ev.time_s, ev.estimate[ch], period)
+        x, m, s = fold(ev.estimate[ch])
         ax.plot(x, m, color="C0", label="estimate")
         ax.fill_between(x, m - s, m + s, color="C0", alpha=0.25)
         if ch in ev.truth:
-            _, tm, _ = _fold(ev.time_s, ev.truth[ch], period)
+            _, tm, _ = fold(ev.truth[ch])
             ax.plot(x, tm, color="k", lw=1.5, label="truth")
         unit = next((u for k, u in units.items() if k in ch), "deg")
         ax.set_title(ch, fontsize=9)
-        ax.set_xlabel("% gait cycle", fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=8)
         ax.set_ylabel(unit, fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(channels) :]:

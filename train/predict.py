@@ -5,15 +5,28 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from edge.output_spec import PUBLISHED, to_published
+from edge.inference.angle_fusion import DEFAULT_TAU_S, fuse_angles
+from edge.output_spec import PUBLISHED, make_grf_admissible, to_published
 from train.model.network import published_tensors
 
 
-def predict_published(model: keras.Model, feats: np.ndarray) -> dict[str, np.ndarray]:
-    """Published groups from the sequence model, causal over the whole sequence.
+def predict_published(
+    model: keras.Model,
+    feats: np.ndarray,
+    gyro_z_rad_s: np.ndarray | None = None,
+    sensors: list[str] | None = None,
+    sample_rate_hz: float | None = None,
+    angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
+) -> dict[str, np.ndarray]:
+    """Published groups from the sequence model, causal over the whole sequence, as the
+    device's :class:`edge.inference.Estimator` publishes them (GRF admissible); with
+    ``gyro_z_rad_s`` the angles fused with the gyroscopes as on the device
+    (:mod:`edge.inference.angle_fusion`).
 
     Args:
         feats: (N, F) normalised float32 features.
+        gyro_z_rad_s: (N, S) gyroscope z per sensor (rad/s), ``sensors`` order, at
+            ``sample_rate_hz``; None: the network's angles as they are.
 
     Returns:
         ``angles_deg`` (N, 7), ``moments_bwbh`` (N, 6), ``grf_bw`` (N, 4),
@@ -21,4 +34,12 @@ def predict_published(model: keras.Model, feats: np.ndarray) -> dict[str, np.nda
     """
     out = model(feats[None, :, :], training=False)
     by_tensor = {k: np.asarray(v)[0] for k, v in published_tensors(out).items()}
-    return {key: to_published(key, by_tensor[g.tensor]) for key, g in PUBLISHED.items()}
+    out = {key: to_published(key, by_tensor[g.tensor]) for key, g in PUBLISHED.items()}
+    make_grf_admissible(out["grf_bw"])  # as the device publishes them
+    if gyro_z_rad_s is not None and angle_fusion_tau_s:
+        if sensors is None or sample_rate_hz is None:
+            raise ValueError("angle fusion needs the sensors and the sample rate")
+        out["angles_deg"] = fuse_angles(
+            out["angles_deg"], gyro_z_rad_s, sensors, sample_rate_hz, angle_fusion_tau_s
+        )
+    return out

@@ -7,6 +7,10 @@
  * quality}; any value may be null. Playback runs a little behind the newest frame so
  * batched messages still give smooth motion. Where frames are missing (a stall, lost
  * messages) the plots break their lines and the figure shows no pose: series.js.
+ * When the device is offline (its retained status says so, or neither estimates nor
+ * health have come for 3 health periods) a banner says since when, the plots stop at
+ * the last frame received and the stretch after it is marked offline: nothing is drawn
+ * there, and the figure shows the last pose, greyed.
  */
 (function () {
   "use strict";
@@ -16,6 +20,8 @@
   var KEEP_S = 7;        // frames kept (s)
   var LAG_S = 0.15;      // playback delay behind the newest frame (s)
   var STALE_S = 3;       // "last update" turns red after this
+  var SILENT_PERIODS = 3; // no estimate and no health for this many health periods: offline
+  var OFFLINE_TAIL_S = 1.2; // plotted after the last frame while offline (marked, no data)
   var DEG = Math.PI / 180;
   var COLORS = {
     right: "#ff6b4a", left: "#3fa7ff", trunk: "#c8ced4", grf: "#7ddc7a",
@@ -54,6 +60,9 @@
     playT: null,
     lastNow: null,
     lastEstimateAt: null, // performance.now() of the last estimate event (ms)
+    lastDataAt: null,     // performance.now() of the last estimate or health event (ms)
+    lastDataWall: null,   // Date.now() of the same (ms), for "offline since"
+    offline: null,        // null, or {reason: "status"|"silent", since: Date ms, lastT}
     heightM: 1.75,
     groundOffset: 0,
     framesReceived: 0,
@@ -64,6 +73,7 @@
     gapLimitS: Infinity,  // a step between frames longer than this is a gap (s)
     drawn: {},            // per plot: [[t first, t last], ...] of the line runs drawn
     timeTicks: [],        // the time-axis labels drawn last
+    plotWindow: null,     // [tStart, tEnd] of the plots drawn last (s, sample clock)
     connected: false
   };
   window.sspinnDashboard = state; // for debugging and the browser test
@@ -223,6 +233,13 @@
     }
     var A = frame.angles_deg || {};
     var tilt = (isNum(A.pelvis_tilt) ? A.pelvis_tilt : 0) * DEG;
+    if (state.offline) {
+      ctx.fillStyle = "#e5484d";
+      ctx.font = "14px sans-serif";
+      ctx.textAlign = "center";
+      ctx.fillText("device offline: the last pose received", w / 2, 20);
+      ctx.globalAlpha = 0.4;
+    }
 
     function drawLeg(side, color) {
       var hip = A["hip_flexion_" + side], knee = A["knee_angle_" + side],
@@ -289,6 +306,7 @@
     ctx.fillStyle = COLORS.trunk; ctx.fill();
     drawGrf(left, "l");
     drawGrf(right, "r");
+    ctx.globalAlpha = 1;
     state.figureDraws += 1;
   }
 
@@ -328,7 +346,7 @@
     if (lo <= hi) {
       var mid = (lo + hi) / 2, half = Math.max(hi - lo, p.minSpan) / 2 * 1.1;
       lo = mid - half; hi = mid + half;
-      if (p.lo === null) { p.lo = lo; p.hi = hi; }
+      if (p.lo === null || state.offline) { p.lo = lo; p.hi = hi; }  // offline: hold still
       p.lo = lo < p.lo ? lo : p.lo + (lo - p.lo) * 0.02;
       p.hi = hi > p.hi ? hi : p.hi + (hi - p.hi) * 0.02;
     }
@@ -363,9 +381,25 @@
       }
     });
     state.timeTicks = ticks.map(function (tick) { return tick.label; });
+    state.plotWindow = [tStart, tEnd];
 
     ctx.save();
     ctx.beginPath(); ctx.rect(L, T, pw, ph); ctx.clip();
+    // offline: the stretch after the last frame received, marked and left empty
+    if (state.offline && state.latestT !== null && state.latestT < tEnd) {
+      var xo = X(state.latestT);
+      ctx.fillStyle = "rgba(229, 72, 77, 0.12)";
+      ctx.fillRect(xo, T, L + pw - xo, ph);
+      ctx.strokeStyle = "rgba(229, 72, 77, 0.8)";
+      ctx.setLineDash([4, 3]);
+      ctx.beginPath(); ctx.moveTo(Math.round(xo) + 0.5, T); ctx.lineTo(Math.round(xo) + 0.5, T + ph);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.fillStyle = "#e5484d";
+      ctx.textAlign = "left";
+      ctx.textBaseline = "top";
+      ctx.fillText("offline", xo + 4, T + 2);
+    }
     // gaps: shaded, never bridged by a line
     var last = Math.min(i1 + 1, fr.length - 1);
     SERIES.gaps(fr, i0, last, state.gapLimitS).forEach(function (g) {
@@ -423,10 +457,60 @@
   // ---- header ------------------------------------------------------------------------
   function showStatus() {
     var el = $("status"), s = state.status || "unknown";
+    if (s === "online" && state.offline) s = "not responding";
     el.textContent = s;
-    el.className = "pill " + (s === "online" ? "online" : s === "offline" ? "offline" : "unknown");
+    el.className = "pill " + (s === "online" ? "online" : s === "unknown" ? "unknown" : "offline");
     var b = $("bridge");
     b.className = state.bridge && state.bridge.mqtt_connected === false ? "pill" : "pill hidden";
+    showOffline();
+  }
+
+  function clock(ms) {
+    var d = new Date(ms);
+    return [d.getHours(), d.getMinutes(), d.getSeconds()].map(function (n) {
+      return (n < 10 ? "0" : "") + n;
+    }).join(":");
+  }
+
+  function duration(s) {
+    if (s < 60) return Math.floor(s) + " s";
+    if (s < 3600) return Math.floor(s / 60) + " min " + Math.floor(s % 60) + " s";
+    return Math.floor(s / 3600) + " h " + Math.floor(s % 3600 / 60) + " min";
+  }
+
+  // The device is offline when its status says so, or when neither estimates nor health
+  // have come for SILENT_PERIODS health periods (a stall before the broker's last will).
+  function updateOffline() {
+    var silentS = SILENT_PERIODS * ((state.meta && isNum(state.meta.health_interval_s))
+      ? state.meta.health_interval_s : 5);
+    var quiet = state.lastDataAt === null ? Infinity
+      : (performance.now() - state.lastDataAt) / 1000;
+    var reason = state.status === "offline" ? "status"
+      : (state.status === "online" && state.lastDataAt !== null && quiet > silentS
+        ? "silent" : null);
+    if (!reason) {
+      if (state.offline) { state.offline = null; showStatus(); }
+      return;
+    }
+    if (!state.offline || state.offline.reason !== reason) {
+      // since: the last message from the device (null: none since the page opened)
+      state.offline = { reason: reason, since: state.lastDataWall, lastT: state.latestT };
+      showStatus();
+    }
+  }
+
+  function showOffline() {
+    var el = $("offline"), o = state.offline;
+    if (!o) { el.className = "banner hidden"; return; }
+    var text = o.reason === "status" ? "Device offline" : "Device not responding";
+    text += o.since === null ? " (since before this page opened)"
+      : " since " + clock(o.since) + " (" + duration((Date.now() - o.since) / 1000) + ")";
+    if (o.reason === "silent") text += ": no estimates and no health since then";
+    text += state.latestT === null ? "; no data received."
+      : ". The plots show the last data received (up to t = " + state.latestT.toFixed(1) +
+        " s of its clock); nothing is drawn after it.";
+    el.className = "banner";
+    setText("offline", text);
   }
 
   function showMeta() {
@@ -456,6 +540,8 @@
   }
 
   function showAge() {
+    updateOffline();
+    showOffline();
     var el = $("age");
     if (state.lastEstimateAt === null) { setText("age", "no data yet"); return; }
     var age = (performance.now() - state.lastEstimateAt) / 1000;
@@ -466,6 +552,12 @@
   // ---- event stream ------------------------------------------------------------------
   function parse(ev) {
     try { return JSON.parse(ev.data); } catch (e) { return undefined; }
+  }
+
+  function sawData() {
+    state.lastDataAt = performance.now();
+    state.lastDataWall = Date.now();
+    if (state.offline && state.offline.reason === "silent") updateOffline();
   }
 
   function connect(device) {
@@ -484,14 +576,15 @@
     }
     on("hello", function () { state.connected = true; setText("message", "connected"); });
     on("bridge", function (d) { state.bridge = d; showStatus(); });
-    on("status", function (d) { state.status = d; showStatus(); });
+    on("status", function (d) { state.status = d; updateOffline(); showStatus(); });
     on("meta", function (d) { state.meta = d; showMeta(); });
-    on("health", function (d) { state.health = d; showHealth(); });
+    on("health", function (d) { state.health = d; sawData(); showHealth(); });
     on("estimate", function (d) {
       if (!d || !Array.isArray(d.frames)) return;
       state.droppedByBridge += d.dropped || 0;
       addFrames(d.frames);
       state.lastEstimateAt = performance.now();
+      sawData();
     });
     es.onerror = function () {
       state.connected = false;
@@ -529,6 +622,7 @@
     drawFigure(frame, dt);
     setText("speed", frame ? fmt(value(frame, null, "speed_m_s"), 2) : "–");
     var tEnd = state.playT === null ? WINDOW_S : state.playT;
+    if (state.offline && state.latestT !== null) tEnd = state.latestT + OFFLINE_TAIL_S;
     PLOTS.forEach(function (p) { drawPlot(p, tEnd); });
     window.requestAnimationFrame(render);
   }

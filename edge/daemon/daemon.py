@@ -18,6 +18,7 @@ import numpy as np
 from edge.bundle import BundleError
 from edge.config import DaemonConfig
 from edge.daemon.acquisition_mode import device_settings, make_acquisition, make_sampler
+from edge.daemon.gpio_panel import GpioPanel
 from edge.daemon.health import HealthReporter, HealthSource
 from edge.daemon.loop import EstimationLoop
 from edge.daemon.model_slot import ModelSlot
@@ -35,6 +36,7 @@ from firmware_bridge.bus import LockedBus
 from firmware_bridge.calibration import CalibrationApplier, NotStillError, calibrate_still
 from firmware_bridge.clock import Clock, SystemClock
 from firmware_bridge.fifo_acquisition import FifoAcquisition
+from firmware_bridge.gpio import Pattern
 from firmware_bridge.sensor_map import SensorMap
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,12 @@ class DaemonParts:
             bus (a replayed recording's sidecar ``calibration``), for the mounting rule.
         polled_only: the chips have no clock of their own (an emulated bus replaying one
             row per read): the acquisition is polled whatever ``sampling.mode`` says.
+        pin_factory: gpiozero pin factory for the ``[gpio]`` pins (None: gpiozero's
+            default, lgpio on a Pi; a ``MockFactory`` in simulation).
+        on_mux_reset: called on each multiplexer reset pulse besides the pin itself (the
+            emulated TCA9548A's RESET in simulation).
+        hardware: the emulated hardware behind ``bus`` in simulation (fault injection),
+            None on a device.
     """
 
     bus: LockedBus
@@ -61,6 +69,9 @@ class DaemonParts:
     on_close: Callable[[], None] | None = None
     calibration: dict[str, Any] | None = None
     polled_only: bool = False
+    pin_factory: Any = None
+    on_mux_reset: Callable[[], None] | None = None
+    hardware: Any = None
 
 
 class Daemon:
@@ -132,6 +143,16 @@ class Daemon:
             self._health_sources(), self.link.publish_health, cfg.mqtt.health_interval_s
         )
         self._started = False
+        # last: nothing after it can fail and leave the pins claimed
+        self.gpio = GpioPanel(
+            cfg.gpio,
+            toggle_recording=self._toggle_recording,
+            pattern=self._led_pattern,
+            pin_factory=parts.pin_factory,
+            clock=parts.clock,
+            on_mux_reset=parts.on_mux_reset,
+        )
+        self.acquisition.bus_recovery = self.gpio.bus_recovery  # the mux reset pulse
 
     # ---- construction helpers ---------------------------------------------------------
     def _command_verifier(self) -> CommandVerifier | None:
@@ -201,6 +222,7 @@ class Daemon:
         if self.cfg.recorder.enabled_at_start:
             self.recorder.start(note="enabled at start")
         self._started = True
+        self.gpio.start()
         return problems
 
     def run(self, duration_s: float | None = None, n_samples: int | None = None) -> dict:
@@ -238,6 +260,8 @@ class Daemon:
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Close the segment, publish ``offline`` and disconnect, release the hardware."""
+        self._started = False
+        self.gpio.close()  # no button action while closing; LED off
         self.health_reporter.stop()
         self.publisher.flush()
         self.link.wait_idle(min(timeout_s, 2.0))
@@ -256,6 +280,25 @@ class Daemon:
     def _republish_meta(self) -> None:
         """Replace the retained ``meta`` (after a model swap or a config change)."""
         self.link.set_meta(self._meta())
+
+    # ---- GPIO -------------------------------------------------------------------------
+    def _toggle_recording(self) -> None:
+        """The record button: start recording, or stop the recording running."""
+        if self.recorder.recording:
+            closed = self.recorder.stop()
+            log.info("record button: stopped (%d segments)", len(closed))
+        else:
+            session = self.recorder.start(note="record button")
+            log.info("record button: recording to %s", session)
+
+    def _led_pattern(self) -> Pattern:
+        """fault (a sensor missing, recorder alarm) > recording > ok; off when stopped."""
+        if not self._started:
+            return "off"
+        loop = self.loop
+        if self.alarm is not None or (loop.samples and loop.sensors_ok < len(self.names)):
+            return "fault"
+        return "recording" if self.recorder.recording else "ok"
 
     # ---- health -----------------------------------------------------------------------
     def _set_health(self, interval_s: float) -> None:
@@ -304,12 +347,16 @@ class Daemon:
                 "mounting": self.mounting.status(),
             }
 
+        def gpio() -> dict[str, Any]:
+            return {"gpio": self.gpio.status()}
+
         return {
             "sampler": sampler,
             "system": system,
             "mqtt": mqtt,
             "recorder": recorder,
             "model": model,
+            "gpio": gpio,
         }
 
     def _sample_rate_hz(self) -> float:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from edge.bundle import Bundle, BundleError
 from edge.features import FeatureAssembler, static_features
+from edge.inference.angle_fusion import DEFAULT_TAU_S, AngleFusion
 from edge.inference.stepper import LiteRTStepper
-from edge.output_spec import PUBLISHED_KEYS
+from edge.output_spec import PUBLISHED_KEYS, make_grf_admissible
+
+log = logging.getLogger(__name__)
+
+#: Groups adjusted in place after scaling (angle fusion, admissible GRF): never aliased
+#: to the interpreter's output buffers.
+_ADJUSTED = frozenset({"angles_deg", "grf_bw"})
 
 #: Output groups every SSPINNpose bundle publishes (MQTT ``estimate`` keys).
 PUBLISHED_GROUPS: tuple[str, ...] = PUBLISHED_KEYS
@@ -21,7 +29,8 @@ class Estimate:
 
     angles_deg: (7,) pelvis_tilt, hip, knee, ankle right, then left (deg).
     moments_bwbh: (6,) net joint moments, BW·BH (fraction of body weight × height).
-    grf_bw: (4,) x_r, y_r, x_l, y_l (body weights, x forward, y up).
+    grf_bw: (4,) x_r, y_r, x_l, y_l (body weights, x forward, y up); y ≥ 0, and x = 0
+        where y would have been negative (:func:`edge.output_spec.make_grf_admissible`).
     speed_m_s: (1,) forward speed (m/s).
     """
 
@@ -46,6 +55,9 @@ class Estimator:
             order; :mod:`edge.mounting.rule`), used when the bundle's ``input_axes`` is
             ``"segment"``; None there means identity until :meth:`set_mounting`. A
             sensor-axis bundle never rotates its input (the value is kept, not used).
+        angle_fusion_tau_s: time constant (s) of the complementary filter that takes the
+            joint angles' within-stride shape from the gyroscopes
+            (:mod:`edge.inference.angle_fusion`); None or 0: the network's angles as they are.
     """
 
     def __init__(
@@ -58,6 +70,7 @@ class Estimator:
         mounting_rad: np.ndarray | None = None,
         num_threads: int = 1,
         runtime: str | None = None,
+        angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
     ) -> None:
         manifest = bundle.manifest
         missing = [g for g in PUBLISHED_GROUPS if g not in manifest.outputs]
@@ -68,21 +81,38 @@ class Estimator:
         mean = np.asarray(manifest.normalisation.mean, np.float64)
         std = np.asarray(manifest.normalisation.std, np.float64)
         static = static_features(height_m, mass_kg, np.asarray(sensor_positions_m))
-        self.assembler = FeatureAssembler(len(manifest.sensors), static, mean, std)
+        # features are written straight into the interpreter's input tensor
+        self.assembler = FeatureAssembler(
+            len(manifest.sensors), static, mean, std, out=self.stepper.input
+        )
         #: True when the bundle expects segment-axis input (the mounting is undone).
         self.undoes_mounting = manifest.input_axes == "segment"
         self.mounting_rad: np.ndarray | None = None
         self.set_mounting(mounting_rad)
-        self._scale: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # output scaling, decided once: an identity group is the output tensor itself
+        # (a view, overwritten by the next step like every estimate buffer)
+        self._scaled: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
         buffers = {}
         for group in PUBLISHED_GROUPS:
             spec = manifest.outputs[group]
             n = len(spec.channels)
+            raw = self.stepper.output(group)[0]
             scale = np.broadcast_to(np.asarray(spec.scale, np.float32), (n,)).copy()
             offset = np.broadcast_to(np.asarray(spec.offset, np.float32), (n,)).copy()
-            self._scale[group] = (scale, offset)
+            if np.all(scale == 1.0) and np.all(offset == 0.0) and group not in _ADJUSTED:
+                buffers[group] = raw
+                continue
             buffers[group] = np.zeros(n, dtype=np.float32)
+            self._scaled.append((raw, scale, buffers[group], offset if offset.any() else None))
         self.estimate = Estimate(**buffers)
+        self.fusion: AngleFusion | None = None
+        if angle_fusion_tau_s:
+            try:
+                self.fusion = AngleFusion(
+                    manifest.sensors, manifest.sample_rate_hz, angle_fusion_tau_s
+                )
+            except ValueError as exc:  # a bundle without the seven sensors
+                log.warning("joint angles not fused with the gyroscopes: %s", exc)
 
     def set_mounting(self, mounting_rad: np.ndarray | None) -> None:
         """The (S,) mounting to undo from the next step on (rad, manifest sensor order;
@@ -96,17 +126,24 @@ class Estimator:
 
     def reset(self) -> None:
         self.stepper.reset()
+        if self.fusion is not None:
+            self.fusion.reset()
 
     def step(self, imu_row: np.ndarray) -> Estimate:
         """One step from a (S, 6) IMU sample (SI, NaN for missing): as the device
         measures it (after its calibration); a segment-axis bundle undoes the mounting
-        set with :meth:`set_mounting` before computing the features."""
-        self.stepper.step(self.assembler.assemble(imu_row))
-        for group in PUBLISHED_GROUPS:
-            out = getattr(self.estimate, group)
-            scale, offset = self._scale[group]
-            np.multiply(self.stepper.output(group)[0], scale, out=out)
-            np.add(out, offset, out=out)
+        set with :meth:`set_mounting` before computing the features. The angles are then
+        fused with the gyroscopes' z (column 5) when :attr:`fusion` is on, and vertical
+        GRF is clamped to ≥ 0 (:func:`edge.output_spec.make_grf_admissible`)."""
+        self.assembler.assemble(imu_row)  # into the interpreter's input tensor
+        self.stepper.invoke()
+        for raw, scale, out, offset in self._scaled:
+            np.multiply(raw, scale, out=out)
+            if offset is not None:
+                np.add(out, offset, out=out)
+        if self.fusion is not None:
+            self.fusion.step(self.estimate.angles_deg, imu_row[:, 5])
+        make_grf_admissible(self.estimate.grf_bw)  # a ground only pushes
         return self.estimate
 
     def run(self, imu: np.ndarray) -> dict[str, np.ndarray]:
