@@ -157,8 +157,9 @@ class FifoAcquisition(Acquisition):
             if stream is None:
                 if slot.health.state is not SensorState.OK:
                     self._service(slot, now)
-                if slot.health.state is SensorState.OK:  # back (e.g. after a lock-up)
-                    self._on_ready(slot, now)  # without re-initialisation: a new stream
+                if slot.health.state is SensorState.OK and self._streams[i] is None:
+                    # back without re-initialisation (after a lock-up)
+                    self._on_ready(slot, now)  # a new stream
                 continue
             self._drain_one(i, slot, stream)
 
