@@ -255,9 +255,15 @@ class RecorderConfig(_Section):
 
 
 class SamplingConfig(_Section):
-    """The fixed IMU sampling rate."""
+    """The IMU sample rate and how the samples are acquired (docs/acquisition.md)."""
 
     rate_hz: float = Field(default=100.0, ge=25.0, le=400.0, description="Sample rate (Hz)")
+    mode: Literal["fifo", "polled"] = Field(
+        default="fifo", description="fifo: chips' own clocks, FIFOs drained; polled: per sample"
+    )
+    drain_interval_ms: float = Field(
+        default=4.0, ge=1.0, le=50.0, description="FIFO mode: drain period (ms), adds latency"
+    )
 
 
 class ModelConfig(_Section):

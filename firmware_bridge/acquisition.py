@@ -3,7 +3,11 @@
 Policy (see ``docs/acquisition.md``):
 
 - A sensor that fails a read is retried once at once (a glitch on a long cable); if
-  that fails too it is marked missing: its row is NaN and its quality has ``MISSING``.
+  that fails too, this sample is missing (row NaN, quality ``MISSING``) and the sensor is
+  *suspect*: before its next read, WHO_AM_I and the configuration are read back. Only a
+  chip that really lost its state (a wrong WHO_AM_I or configuration) is re-initialised;
+  one that reads back right just goes on. After ``missing_after`` samples in a row
+  without an answer the sensor is missing.
 - A missing sensor is re-initialised (probe → reset → configure: it may have lost power
   and its configuration) after an exponential backoff (50 ms, 100 ms, ... capped at 1 s).
   Re-initialisation runs as small steps, one per sample, so its waits (100 ms after an
@@ -78,6 +82,7 @@ class AcquisitionSettings:
     stuck_after: int | None = 50  # identical samples before STUCK; None disables
     immediate_retry: bool = True
     healthy_after: int = 100  # good samples after which the backoff starts again at initial
+    missing_after: int = 3  # samples in a row without an answer before the sensor is missing
     lockup_retry_s: float = 0.05  # retry period of a locked channel when bus_recovery is set
 
     def chip_config(self) -> dict[str, float | None]:
@@ -106,6 +111,8 @@ class SensorHealth:
     recoveries: int = 0
     lockups: int = 0
     consecutive_failures: int = 0
+    state_checks: int = 0
+    samples_lost: int = 0  # FIFO mode: chip samples lost to an overflow (exact count)
     last_error: str = ""
 
     def as_dict(self) -> dict[str, object]:
@@ -122,6 +129,8 @@ class SensorHealth:
             "stuck_events": self.stuck_events,
             "recoveries": self.recoveries,
             "lockups": self.lockups,
+            "state_checks": self.state_checks,
+            "samples_lost": self.samples_lost,
             "last_error": self.last_error,
         }
 
@@ -141,6 +150,8 @@ class _Slot:
     fresh: bool = False
     was_ok: bool = False
     stuck: bool = False
+    suspect: bool = False  # a read failed twice: check WHO_AM_I + configuration first
+    bad_reads: int = 0  # samples in a row without an answer
     locked: bool = False  # missing after a lock-up that bus_recovery freed
 
 
@@ -150,7 +161,8 @@ class Frame:
 
     data: (S, 6) float64 — acc xyz m/s², gyr xyz rad/s, segment axes; NaN when missing.
     temp_c: (S,) °C (NaN when missing). quality: (S,) uint8 :class:`Quality` bits.
-    ok: (S,) bool. t_ns: clock time at the start of the read.
+    ok: (S,) bool. t_ns: clock time at the start of the read (FIFO mode: the host time
+    of the grid point). index: FIFO mode: the grid point (sample number since start).
     """
 
     data: np.ndarray
@@ -158,6 +170,7 @@ class Frame:
     quality: np.ndarray
     ok: np.ndarray
     t_ns: int = 0
+    index: int = 0
 
 
 def _is_lockup(exc: Exception | None) -> bool:
@@ -282,7 +295,7 @@ class Acquisition:
             q = 0
             good = False
             health = slot.health
-            if health.state is SensorState.OK:
+            if health.state is SensorState.OK and (not slot.suspect or self._check(slot, now)):
                 temp = 0.0
                 try:
                     temp = slot.driver.read_into(slot.chip_buf)
@@ -297,7 +310,7 @@ class Acquisition:
                             health.retried_ok += 1
                         except BusError as exc2:
                             self._on_bus_error(slot, exc2)
-                            self._fail(slot, exc2, now)
+                            self._no_answer(slot, exc2, now)
                     else:
                         self._fail(slot, exc, now)
                 if good:
@@ -307,6 +320,7 @@ class Acquisition:
                         q |= Quality.STUCK
                         self._fail(slot, None, now, stuck=True)
                 if good:
+                    slot.bad_reads = 0
                     slot.good_streak += 1
                     if slot.good_streak == self.settings.healthy_after:
                         health.consecutive_failures = 0
@@ -317,7 +331,7 @@ class Acquisition:
                     if slot.fresh:
                         q |= Quality.REINITIALIZED
                         slot.fresh = False
-            else:
+            elif health.state is not SensorState.OK:
                 self._service(slot, now)
             if not good:
                 self._rows[i].fill(np.nan)
@@ -345,6 +359,42 @@ class Acquisition:
         return False
 
     # ---- faults ---------------------------------------------------------------------
+    def _no_answer(self, slot: _Slot, exc: BusError, now: int) -> None:
+        """A read failed twice: this sample is lost; suspect the chip, or give up on it
+        after ``missing_after`` samples in a row."""
+        slot.bad_reads += 1
+        slot.good_streak = 0
+        slot.health.last_error = str(exc)
+        if slot.bad_reads >= self.settings.missing_after:
+            slot.bad_reads = 0
+            slot.suspect = False
+            self._fail(slot, exc, now)
+        else:
+            slot.suspect = True
+
+    def _check(self, slot: _Slot, now: int) -> bool:
+        """Read WHO_AM_I and the configuration back; True when the chip kept its state.
+
+        A chip that lost it (brown-out, another chip) is re-initialised at once; one that
+        does not answer counts as another sample without an answer."""
+        slot.health.state_checks += 1
+        try:
+            problem = slot.driver.verify_state()
+        except BusError as exc:
+            self._on_bus_error(slot, exc)
+            if exc.is_lockup:
+                self._fail(slot, exc, now)
+            else:
+                self._no_answer(slot, exc, now)
+            return False
+        slot.suspect = False
+        if problem is None:
+            return True
+        slot.bad_reads = 0
+        self._fail(slot, HardwareError(f"{slot.health.name} lost its state: {problem}"), now)
+        slot.next_attempt_ns = now  # nothing to wait for: re-initialise now
+        return False
+
     def _on_bus_error(self, slot: _Slot, exc: BusError) -> None:
         slot.health.errors += 1
         slot.health.last_error = str(exc)
@@ -379,6 +429,8 @@ class Acquisition:
         h.consecutive_failures += 1
         h.state = SensorState.MISSING
         slot.init = None
+        slot.suspect = False
+        slot.bad_reads = 0
         slot.good_streak = 0
         slot.same_count = 0
         delay = self.settings.backoff.delay_s(h.consecutive_failures)
@@ -386,6 +438,9 @@ class Acquisition:
         if slot.locked:
             delay = min(delay, self.settings.lockup_retry_s)
         slot.next_attempt_ns = now + int(delay * 1e9)
+
+    def _on_ready(self, slot: _Slot, now: int) -> None:
+        """A sensor finished (re-)initialisation (hook for the FIFO acquisition)."""
 
     def _resume_after_lockup(self, slot: _Slot, now: int) -> bool:
         """Retry a sensor whose channel locked the bus: WHO_AM_I answering again means
@@ -436,6 +491,7 @@ class Acquisition:
             slot.stuck = False
             slot.same_count = 0
             slot.prev.fill(np.nan)
+            self._on_ready(slot, now)
             if slot.was_ok:
                 h.recoveries += 1
                 log.info("%s (%s) is back", h.name, h.where)

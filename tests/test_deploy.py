@@ -214,12 +214,13 @@ def test_the_installed_config_gets_estimates_from_the_shipped_bundle(tmp_path, m
         )  # fmt: skip
         assert out.returncode == 0, out.stderr[-2000:]
         stats = json.loads(out.stdout.splitlines()[-1])
-        # Everything the sampler took was estimated and published at the config's
-        # publish rate (20 frames/s of 100 samples/s) in batches of 2.
+        # Every sample the loop took (FIFO mode, the installed default) was estimated
+        # and published at the config's publish rate (20 frames/s of 100 samples/s) in
+        # batches of 2.
         watcher.wait_count("estimate", 1, timeout=10)
         frames = watcher.frames()
-        assert stats["ticks"] >= 400, stats
-        assert len(frames) >= stats["ticks"] // 5 - 2, (len(frames), stats["ticks"])
+        assert stats["mode"] == "fifo" and stats["samples"] >= 400, stats
+        assert len(frames) >= stats["samples"] // 5 - 2, (len(frames), stats["samples"])
         assert frames[0]["seq"] == 0 and np.all(np.diff([f["seq"] for f in frames]) > 0)
         assert all(np.isfinite(f["angles_deg"]["knee_angle_r"]) for f in frames)
         meta = json.loads(watcher.wait_for("meta"))

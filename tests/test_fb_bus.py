@@ -143,7 +143,7 @@ def test_mux_switch_and_read_are_atomic_across_threads() -> None:
 
 def test_bench_figures() -> None:
     """The bench's per-sample budget follows from the protocol: 7 × (20 + 156) bits."""
-    r = bench_run()
+    r = bench_run(end_to_end=False)
     for chip in ("mpu6050", "lsm6dsox"):
         d = r[f"{chip}_direct"]
         assert d["transfers_per_sample"] == 14 and d["host_ioctls_per_sample"] == 14
@@ -153,3 +153,15 @@ def test_bench_figures() -> None:
         assert d["max_rate_hz"] == pytest.approx(324.675, abs=1e-3)
         assert r[f"{chip}_fifo_batch32"]["max_rate_hz"] > r[f"{chip}_fifo_batch8"]["max_rate_hz"]
     assert r["meets_target"] is True and r["direct_sustains_high_rate"] is False
+
+
+@pytest.mark.slow
+def test_bench_fifo_acquisition_end_to_end() -> None:
+    """The bench's FIFO run at 100 Hz: every frame, nothing lost, the bus part-used."""
+    from firmware_bridge.bench import _fifo_acquisition
+
+    r = _fifo_acquisition("mpu6050", 100.0, seconds=2.0)
+    assert r["odr_hz"] == 100.0 and r["samples_lost"] == 0 and r["frames_with_nan"] == 0
+    assert r["frames_per_s"] == pytest.approx(100.0, abs=1.5)  # start-up wait included
+    assert 20.0 < r["bus_occupancy_pct"] < 80.0
+    assert r["host_us_per_frame_excl_emulator"] > 0.0

@@ -17,6 +17,7 @@ import numpy as np
 
 from edge.bundle import BundleError
 from edge.config import DaemonConfig
+from edge.daemon.acquisition_mode import device_settings, make_acquisition, make_sampler
 from edge.daemon.gpio_panel import GpioPanel
 from edge.daemon.health import HealthReporter, HealthSource
 from edge.daemon.loop import EstimationLoop
@@ -31,12 +32,11 @@ from edge.mqtt.publisher import EstimatePublisher
 from edge.mqtt.signed_commands import CommandVerifier
 from edge.recorder import Recorder
 from edge.recording import Participant, SensorPlacement, Sidecar
-from firmware_bridge.acquisition import Acquisition
 from firmware_bridge.bus import LockedBus
 from firmware_bridge.calibration import CalibrationApplier, NotStillError, calibrate_still
 from firmware_bridge.clock import Clock, SystemClock
+from firmware_bridge.fifo_acquisition import FifoAcquisition
 from firmware_bridge.gpio import Pattern
-from firmware_bridge.sampler import FixedRateSampler
 from firmware_bridge.sensor_map import SensorMap
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ class DaemonParts:
         on_close: released on :meth:`Daemon.close` (e.g. close the SMBus).
         calibration: the calibration the samples have already been through before the
             bus (a replayed recording's sidecar ``calibration``), for the mounting rule.
+        polled_only: the chips have no clock of their own (an emulated bus replaying one
+            row per read): the acquisition is polled whatever ``sampling.mode`` says.
         pin_factory: gpiozero pin factory for the ``[gpio]`` pins (None: gpiozero's
             default, lgpio on a Pi; a ``MockFactory`` in simulation).
         on_mux_reset: called on each multiplexer reset pulse besides the pin itself (the
@@ -66,6 +68,7 @@ class DaemonParts:
     clock: Clock = field(default_factory=SystemClock)
     on_close: Callable[[], None] | None = None
     calibration: dict[str, Any] | None = None
+    polled_only: bool = False
     pin_factory: Any = None
     on_mux_reset: Callable[[], None] | None = None
     hardware: Any = None
@@ -91,7 +94,11 @@ class Daemon:
         positions = np.array(
             [(s.position_m or (0.0, 0.0, 0.0))[:2] for s in smap.sensors], dtype=np.float64
         )
-        self.acquisition = Acquisition(parts.bus, smap, clock=parts.clock)
+        self.sampling = cfg.sampling
+        if parts.polled_only and cfg.sampling.mode != "polled":
+            log.info("the emulated chips replay one row per read: polled acquisition")
+            self.sampling = cfg.sampling.model_copy(update={"mode": "polled"})
+        self.acquisition = make_acquisition(self.sampling, parts.bus, smap, parts.clock)
         bundle_path = cfg.model.bundle
         self.slot = ModelSlot.from_config(cfg, smap)
         if bundle_path is not None:
@@ -124,7 +131,7 @@ class Daemon:
             mounting=self.mounting,
         )
         self.mounting.on_change = self._on_mounting
-        self.sampler = FixedRateSampler(rate, parts.clock)
+        self.sampler = make_sampler(self.sampling, parts.clock)
         self.dispatcher = CommandDispatcher(self.link, verifier=self._command_verifier())
         self.dispatcher.register("record", record_handler(self.recorder))
         self.dispatcher.register(
@@ -201,6 +208,7 @@ class Daemon:
                 "sensors": [
                     {"name": s.label, "chip": s.chip, "where": s.where()} for s in smap.sensors
                 ],
+                "acquisition": device_settings(self.sampling, smap),
             },
         )
 
@@ -218,10 +226,21 @@ class Daemon:
         return problems
 
     def run(self, duration_s: float | None = None, n_samples: int | None = None) -> dict:
-        """Sample until ``duration_s``/``n_samples`` or :meth:`stop`; returns sampler stats."""
+        """Sample until ``duration_s``/``n_samples`` (FIFO: at least that many, the last
+        drain's burst is finished) or :meth:`stop`; returns sampler stats."""
         if not self._started:
             self.start()
-        callback = self.loop.on_tick
+        fifo = isinstance(self.acquisition, FifoAcquisition)
+        callback = self.loop.on_drain if fifo else self.loop.on_tick
+        if fifo and n_samples is not None:
+            drain, target = callback, self.loop.samples + n_samples
+
+            def callback(tick):  # type: ignore[no-untyped-def]
+                drain(tick)
+                if self.loop.samples >= target:
+                    self.sampler.stop()
+
+            n_samples = None
         if self.backpressure:
             inner = callback
 
@@ -232,7 +251,8 @@ class Daemon:
 
         stats = self.sampler.run(callback, duration_s=duration_s, n_ticks=n_samples)
         self.publisher.flush()
-        return stats.as_dict()
+        # ticks: samples (polled) or drains (FIFO); samples: what the loop processed
+        return {**stats.as_dict(), "mode": self.sampling.mode, "samples": self.loop.samples}
 
     def stop(self) -> None:
         """Ask the sampling loop to end (safe from signal handlers and other threads)."""
@@ -296,8 +316,10 @@ class Daemon:
             st, lat = self.sampler, self.loop.latency
             return {
                 "t": self.loop.last_t,
-                "loop_rate_hz": round(st.stats().achieved_rate_hz, 2) if st.ticks > 1 else 0.0,
+                "loop_rate_hz": self._sample_rate_hz(),
                 "overruns": st.overruns,
+                "mode": self.sampling.mode,
+                "samples_lost": sum(h.samples_lost for h in self.acquisition.health()),
                 "latency_ms_p50": lat.percentile_us(50) / 1e3,
                 "latency_ms_p99": lat.percentile_us(99) / 1e3,
                 "sensors_ok": self.loop.sensors_ok,
@@ -336,6 +358,13 @@ class Daemon:
             "model": model,
             "gpio": gpio,
         }
+
+    def _sample_rate_hz(self) -> float:
+        """Samples processed per second (FIFO mode: not the drain rate)."""
+        st = self.sampler
+        if st.ticks < 2:
+            return 0.0
+        return round(st.stats().achieved_rate_hz * self.loop.samples / st.ticks, 2)
 
     def health(self) -> dict[str, Any]:
         """The current ``health`` payload (JSON-encodable; failed parts under ``errors``)."""

@@ -11,19 +11,22 @@ from edge.daemon.raw_capture import RawCapture
 from edge.mounting.device import DeviceMounting
 from edge.mqtt.payloads import EstimateFrame
 from edge.mqtt.publisher import EstimatePublisher
-from firmware_bridge.acquisition import Acquisition
+from firmware_bridge.acquisition import Acquisition, Frame
 from firmware_bridge.calibration import CalibrationApplier
 from firmware_bridge.clock import Clock, SystemClock
 from firmware_bridge.sampler import LatencyHistogram, Tick
 
 
 class EstimationLoop:
-    """One call of :meth:`on_tick` per sample (the sampler's callback).
+    """The sampler's callback: :meth:`on_tick` (polled) or :meth:`on_drain` (FIFO).
 
-    The sample time is ``tick.index / rate`` (the sampler schedules on absolute
-    deadlines), so estimates, recordings and a replayed file share one time base.
-    Latency is measured on the sampler's clock from the tick's start to the end of the
-    sample's work (sensor read, recording, inference, publishing hand-off).
+    Polled mode (:meth:`on_tick`): the sample time is ``tick.index / rate`` (the sampler
+    schedules on absolute deadlines). FIFO mode (:meth:`on_drain`): the acquisition's
+    grid index on the chips' drift-corrected time base. Either way estimates, recordings
+    and a replayed file share one time base. Latency is measured on the loop's clock
+    from the moment the sample was taken (polled: the tick's start; FIFO: the grid
+    point's host time, so the FIFO wait and the drain interval are included) to the end
+    of the sample's work (recording, inference, publishing hand-off).
     """
 
     def __init__(
@@ -69,7 +72,20 @@ class EstimationLoop:
             self._capture = None
 
     def on_tick(self, tick: Tick) -> None:
-        frame = self.acq.read()
+        """Polled mode: read one sample now (the sampler's tick is the sample)."""
+        self.process(self.acq.read(), tick.index, tick.start_ns)
+
+    def on_drain(self, tick: Tick) -> None:
+        """FIFO mode: drain the chips' FIFOs and process every complete sample, in order.
+
+        A late drain brings a burst: each sample still gets its own model step (the
+        LSTM state needs every one); the publisher decimates as usual."""
+        for frame in self.acq.frames():  # type: ignore[attr-defined]
+            self.process(frame, frame.index, frame.t_ns)
+
+    def process(self, frame: Frame, index: int, taken_ns: int) -> None:
+        """One sample: ``index`` numbers it from the start (time ``index / rate``);
+        ``taken_ns`` is when it was taken on the loop's clock (latency reference)."""
         data = frame.data
         capture = self._capture
         if capture is not None and capture.add(data) and self._capture is capture:
@@ -78,7 +94,7 @@ class EstimationLoop:
             self.calibration.apply(data)
         if self.mounting is not None:
             self.mounting.observe(data)
-        t = tick.index / self.rate_hz
+        t = index / self.rate_hz
         self.last_t = t
         self.samples += 1
         self.sensors_ok = int(frame.ok.sum())
@@ -89,8 +105,8 @@ class EstimationLoop:
             return
         self.estimates += 1
         if self.publisher.tick():  # build a frame only for the samples that get published
-            self.publisher.submit(self._make_frame(t, tick.index, step, frame.ok))
-        self.latency.add(self.clock.monotonic_ns() - tick.start_ns)
+            self.publisher.submit(self._make_frame(t, index, step, frame.ok))
+        self.latency.add(self.clock.monotonic_ns() - taken_ns)
 
     def _make_frame(self, t: float, seq: int, step: SlotStep, ok: np.ndarray) -> EstimateFrame:
         outputs, est = step.outputs, step.estimate

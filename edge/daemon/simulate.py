@@ -57,16 +57,18 @@ def simulation_config(
     record_dir: Path | None,
     publish: PublishSettings,
     segment_s: float = 60.0,
+    mode: str = "polled",
 ) -> DaemonConfig:
     """A daemon config for replaying ``rec``: participant from its sidecar, rate from the
     bundle, estimates published with ``publish``, MQTT from ``broker`` (see
-    :func:`parse_broker_address`; ``mqtts://`` turns TLS on)."""
+    :func:`parse_broker_address`; ``mqtts://`` turns TLS on). ``mode``: the acquisition
+    (a replay is polled by default: one recorded row per sample, exactly)."""
     manifest = read_bundle(bundle).manifest
     address = parse_broker_address(broker or "127.0.0.1:1883")
     data = {
         "device": {"id": device_id, "name": f"simulated {device_id}"},
         "participant": rec.meta.participant.model_dump(),
-        "sampling": {"rate_hz": manifest.sample_rate_hz},
+        "sampling": {"rate_hz": manifest.sample_rate_hz, "mode": mode},
         "mqtt": {
             "host": address.host,
             "port": address.port,
@@ -151,18 +153,25 @@ def simulation_config_from(
     return DaemonConfig.model_validate(data)
 
 
-def simulated_parts(rec: Recording, *, fast: bool) -> DaemonParts:
+def simulated_parts(rec: Recording, *, fast: bool, mode: str = "polled") -> DaemonParts:
     """Emulated TCA9548A + 7 IMUs replaying ``rec`` one sample per read; the data have
     been through the recording's sidecar ``calibration``, so a segment-axis model undoes
     what that leaves (:mod:`edge.mounting.rule`), else the on-device functional estimate.
-    GPIO pins are gpiozero mock pins; the mux reset pin resets the emulated TCA9548A."""
-    hw = build_simulated_hardware(rec, advance="per_read")
+    GPIO pins are gpiozero mock pins; the mux reset pin resets the emulated TCA9548A.
+
+    ``mode="fifo"``: the chips sample on ``clock`` at their output data rate into their
+    FIFOs (for a config with ``sampling.mode = "fifo"``)."""
     clock = SimulatedClock() if fast else SystemClock()
+    if mode == "fifo":
+        hw = build_simulated_hardware(rec, advance="clock", clock=clock)
+    else:
+        hw = build_simulated_hardware(rec, advance="per_read")
     return DaemonParts(
         bus=LockedBus(hw.smbus),
         sensor_map=hw.sensor_map,
         clock=clock,
         calibration=rec.meta.calibration,
+        polled_only=mode != "fifo",
         **_emulated_gpio(hw),
     )
 
@@ -184,7 +193,8 @@ def recording_parts(
 ) -> tuple[DaemonParts, float]:
     """``sspinn-edge run --simulate``: the config's own sensor map on an emulated bus that
     replays the recording ``spec`` (CSV path, NAME or bundled:NAME) at the config's rate,
-    in real time. Returns the parts and the replay's length (s).
+    in real time, acquired as ``[sampling] mode`` says (FIFO: the emulated chips sample on
+    the real clock into their FIFOs). Returns the parts and the replay's length (s).
 
     Raises:
         RecordingError: unknown or unreadable recording.
@@ -197,10 +207,15 @@ def recording_parts(
             f"the recording has no sensor {', '.join(missing)} of [sensors]; "
             f"it has {', '.join(rec.sensors)}"
         )
-    hw = build_simulated_hardware(rec, sensor_map, advance="per_read")
+    clock = SystemClock()
+    if cfg.sampling.mode == "fifo":  # the chips sample on the real clock into their FIFOs
+        hw = build_simulated_hardware(rec, sensor_map, advance="clock", clock=clock)
+    else:
+        hw = build_simulated_hardware(rec, sensor_map, advance="per_read")
     parts = DaemonParts(
         bus=LockedBus(hw.smbus),
         sensor_map=sensor_map,
+        clock=clock,
         calibration=rec.meta.calibration,
         **_emulated_gpio(hw),
     )

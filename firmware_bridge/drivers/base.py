@@ -42,8 +42,11 @@ class ImuConfig:
     dlpf_hz: float
     acc_lsb_m_s2: float  # m/s² per LSB
     gyr_lsb_rad_s: float  # rad/s per LSB
+    accel_delay_s: float | None = None  # low-pass group delay per datasheet; None: unpublished
+    gyro_delay_s: float | None = None
+    delay_source: str = ""  # where the delays come from
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | str | None]:
         return {
             "accel_range_g": self.accel_range_g,
             "gyro_range_dps": self.gyro_range_dps,
@@ -51,6 +54,9 @@ class ImuConfig:
             "dlpf_hz": self.dlpf_hz,
             "acc_lsb_m_s2": self.acc_lsb_m_s2,
             "gyr_lsb_rad_s": self.gyr_lsb_rad_s,
+            "accel_group_delay_s": self.accel_delay_s,
+            "gyro_group_delay_s": self.gyro_delay_s,
+            "group_delay_source": self.delay_source,
         }
 
 
@@ -106,8 +112,18 @@ class ImuDriver(Protocol):
 
     def enable_fifo(self) -> None: ...
 
-    def read_fifo(self, out: np.ndarray, temps: np.ndarray) -> int:
+    def fifo_level(self) -> tuple[int, bool]:
+        """FIFO fill (chip units: bytes or words) and whether it overflowed since the last
+        call; on an overflow the driver has flushed the FIFO (level 0)."""
+        ...
+
+    def read_fifo(self, out: np.ndarray, temps: np.ndarray, level: int | None = None) -> int:
         """Drain up to len(out) samples into ``out`` (K, 6) / ``temps`` (K,); return count."""
+        ...
+
+    def verify_state(self) -> str | None:
+        """None when WHO_AM_I and the configuration read back as written, else what differs
+        (the chip lost its state: re-initialise it). Bus errors raise ``BusError``."""
         ...
 
     def self_test(self) -> SelfTestResult: ...
@@ -167,6 +183,7 @@ class BaseImuDriver:
         self._gyr_scale = 1.0
         self._fifo_enabled = False
         self.fifo_overflows = 0
+        self._expected: list[tuple[int, bytes]] = []  # (register, bytes) verify_state checks
 
     # ---- plumbing -------------------------------------------------------------------
     def _where(self) -> str:
@@ -238,6 +255,18 @@ class BaseImuDriver:
             self._sleep(delay)
         assert self.config is not None
         return self.config
+
+    def verify_state(self) -> str | None:
+        value = self.who_am_i()
+        if value != self.WHO_AM_I_VALUE:
+            return f"WHO_AM_I reads 0x{value:02X}, expected 0x{self.WHO_AM_I_VALUE:02X}"
+        if self.config is None:
+            return "not configured"
+        for reg, want in self._expected:
+            got = self.read_regs(reg, len(want))
+            if got != want:
+                return f"register 0x{reg:02X} reads {got.hex()}, wrote {want.hex()}"
+        return None
 
     def _set_scales(self, config: ImuConfig) -> None:
         self.config = config

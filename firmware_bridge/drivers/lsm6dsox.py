@@ -108,6 +108,10 @@ class Lsm6dsox(BaseImuDriver):
             dlpf_hz=odr / divisor,
             acc_lsb_m_s2=mg_per_lsb * 1e-3 * STANDARD_GRAVITY,
             gyr_lsb_rad_s=mdps_per_lsb * 1e-3 * DEG,
+            delay_source=(
+                "not published in DS12814 (no group delay per ODR/LPF setting): "
+                "measure it with a step, or leave it null"
+            ),
         )
         return ctrl1, ctrl2, ctrl8, odr_code, config
 
@@ -133,6 +137,7 @@ class Lsm6dsox(BaseImuDriver):
                 f"{bytes([ctrl1, ctrl2, ctrl3]).hex()}/{ctrl8:02x}: the chip did not take it"
             )
         self._set_scales(config)
+        self._expected = [(R.CTRL1_XL, bytes([ctrl1, ctrl2, ctrl3])), (R.CTRL8_XL, bytes([ctrl8]))]
         return config
 
     # ---- FIFO -----------------------------------------------------------------------
@@ -147,19 +152,41 @@ class Lsm6dsox(BaseImuDriver):
             self.write_reg(R.FIFO_CTRL4, R.ODR_T_BATCH_52HZ | R.FIFO_MODE_CONTINUOUS)
         self._pending.clear()
         self._fifo_enabled = True
+        self._expected = [
+            *self._expected[:2],
+            (R.FIFO_CTRL3, bytes([(code << 4) | code])),
+            (R.FIFO_CTRL4, bytes([R.ODR_T_BATCH_52HZ | R.FIFO_MODE_CONTINUOUS])),
+        ]
 
-    def read_fifo(self, out: np.ndarray, temps: np.ndarray) -> int:
-        """Pair gyroscope and accelerometer words of the same batch slot (TAG_CNT).
+    def flush_fifo(self) -> None:
+        """Empty the FIFO (bypass, then continuous again)."""
+        with self.bus.locked():
+            self.write_reg(R.FIFO_CTRL4, R.FIFO_MODE_BYPASS)
+            self.write_reg(R.FIFO_CTRL4, R.ODR_T_BATCH_52HZ | R.FIFO_MODE_CONTINUOUS)
+        self._pending.clear()
 
-        An overrun (continuous mode overwrote the oldest words) is counted; words stay
-        aligned thanks to the tags, so no reset is needed. Reads at most ``2*len(out)``
-        data words plus the temperature words among them.
-        """
+    def fifo_level(self) -> tuple[int, bool]:
+        """FIFO words; after an overrun (continuous mode overwrote the oldest words) the
+        FIFO is flushed so that the stream restarts on whole samples (level 0, counted in
+        ``fifo_overflows``)."""
         status = self.read_regs(R.FIFO_STATUS1, 2)
-        words = ((status[1] & 0x03) << 8) | status[0]
         if status[1] & R.FIFO_STATUS2_OVR_IA:
             self.fifo_overflows += 1
-        words = min(words, 2 * len(out) + 2 * len(out) // 8 + 2)
+            self.flush_fifo()
+            return 0, True
+        return ((status[1] & 0x03) << 8) | status[0], False
+
+    def read_fifo(self, out: np.ndarray, temps: np.ndarray, level: int | None = None) -> int:
+        """Pair gyroscope and accelerometer words of the same batch slot (TAG_CNT).
+
+        ``level``: words from :meth:`fifo_level` (read when None). Reads at most
+        ``2*len(out)`` data words plus the temperature words among them.
+        """
+        if level is None:
+            level, overflowed = self.fifo_level()
+            if overflowed:
+                return 0
+        words = min(level, 2 * len(out) + 2 * len(out) // 8 + 2)
         if words == 0:
             return 0
         data = self.read_regs(R.FIFO_DATA_OUT_TAG, words * R.FIFO_WORD_BYTES)

@@ -91,6 +91,9 @@ class Mpu6050(BaseImuDriver):
             dlpf_hz=R.DLPF[cfg][0],
             acc_lsb_m_s2=g_to_m_s2(a_lsb_per_g),
             gyr_lsb_rad_s=DEG / g_lsb_per_dps,
+            accel_delay_s=R.DLPF_DELAY_S[cfg][0],
+            gyro_delay_s=R.DLPF_DELAY_S[cfg][1],
+            delay_source="RM-MPU-6000A-00 rev 4.2, register 26 (DLPF_CFG table)",
         )
         return afs, fs, cfg, div, config
 
@@ -117,6 +120,7 @@ class Mpu6050(BaseImuDriver):
                 f"0x{pwr:02X}), wrote {want.hex()}: the chip did not take it (brown-out?)"
             )
         self._set_scales(config)
+        self._expected = [(R.SMPLRT_DIV, want), (R.PWR_MGMT_1, bytes([R.PWR1_CLKSEL_PLL_XGYRO]))]
         return config
 
     # ---- FIFO -----------------------------------------------------------------------
@@ -126,19 +130,38 @@ class Mpu6050(BaseImuDriver):
             self.write_reg(R.USER_CTRL, R.USER_CTRL_FIFO_RESET)
             self.write_reg(R.FIFO_EN, R.FIFO_EN_ALL_IMU)
             self.write_reg(R.USER_CTRL, R.USER_CTRL_FIFO_EN)
+            self.read_reg(R.INT_STATUS)  # clear a stale FIFO_OFLOW_INT
         self._fifo_enabled = True
+        self._expected = [
+            *self._expected[:2],
+            (R.FIFO_EN, bytes([R.FIFO_EN_ALL_IMU])),
+            (R.USER_CTRL, bytes([R.USER_CTRL_FIFO_EN])),
+        ]
 
     def reset_fifo(self) -> None:
         self.write_reg(R.USER_CTRL, R.USER_CTRL_FIFO_RESET | R.USER_CTRL_FIFO_EN)
 
-    def read_fifo(self, out: np.ndarray, temps: np.ndarray) -> int:
-        """Drain whole samples. A full FIFO (1024 B) may have overflowed and lost frame
-        alignment (1024 is not a multiple of 14): it is reset and counted instead."""
+    def fifo_level(self) -> tuple[int, bool]:
+        """FIFO bytes; near full, INT_STATUS tells whether it overflowed: the oldest bytes
+        are then lost and frames misaligned (1024 is not a multiple of 14), so the FIFO is
+        reset (level 0, counted in ``fifo_overflows``)."""
         count = int.from_bytes(self.read_regs(R.FIFO_COUNTH, 2), "big")
-        if count >= R.FIFO_SIZE - R.BURST_LENGTH + 1:
-            self.fifo_overflows += 1
-            self.reset_fifo()
-            return 0
+        if count > R.FIFO_SIZE - R.BURST_LENGTH:
+            status = self.read_reg(R.INT_STATUS)
+            if status & R.INT_FIFO_OFLOW or count % R.BURST_LENGTH:
+                self.fifo_overflows += 1
+                self.reset_fifo()
+                return 0, True
+        return count, False
+
+    def read_fifo(self, out: np.ndarray, temps: np.ndarray, level: int | None = None) -> int:
+        """Drain whole samples (``level``: bytes from :meth:`fifo_level`, read when None;
+        an overflowed FIFO is reset and yields 0)."""
+        if level is None:
+            level, overflowed = self.fifo_level()
+            if overflowed:
+                return 0
+        count = level
         n = min(count // R.BURST_LENGTH, len(out))
         if n == 0:
             return 0

@@ -59,12 +59,14 @@ def build_emulated_bus(
     temp_c: float = 31.0,
     hold_row: int = 0,
     loop: bool = True,
+    clock_ppm: dict[str, float] | None = None,
 ) -> EmulatedHardware:
     """Emulated chips replaying ``imu`` (N, S, 6), segment axes, wired as ``sensor_map``.
 
     Each chip applies the inverse of its sensor's mounting so that driver output mapped
     through the same sensor map gives the replayed values back. Without a map, the
     default one (:func:`default_sensor_map` with ``chip``, names from ``names``) is used.
+    ``clock_ppm`` gives chips an oscillator error (ppm, + fast) by sensor name.
     """
     source = ReplaySource(imu, names, rate_hz, loop=loop)
     if sensor_map is None:
@@ -92,6 +94,7 @@ def build_emulated_bus(
             noise=n,
             seed=seed + i,
             hold_row=hold_row,
+            clock_ppm=(clock_ppm or {}).get(sensor.label, 0.0),
         )
         bus.attach(dev, sensor.channel)
         imus[sensor.label] = dev

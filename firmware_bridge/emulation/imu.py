@@ -18,6 +18,7 @@ register values, like the real parts.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import ClassVar, Literal
 
@@ -45,6 +46,8 @@ class EmulatedImu(RegisterDevice):
         noise: optional bias/noise added before quantisation.
         seed: noise seed.
         hold_row: the row shown when ``advance="hold"``.
+        clock_ppm: the chip oscillator's error (ppm, + runs fast): with ``advance="clock"``
+            the chip samples every ``1 / (odr · (1 + ppm·1e-6))`` s of the emulated clock.
     """
 
     chip: ClassVar[str] = ""
@@ -68,6 +71,7 @@ class EmulatedImu(RegisterDevice):
         noise: ImuNoise | None = None,
         seed: int = 0,
         hold_row: int = 0,
+        clock_ppm: float = 0.0,
     ) -> None:
         super().__init__(address)
         if advance not in ("per_read", "clock", "hold"):
@@ -84,6 +88,7 @@ class EmulatedImu(RegisterDevice):
         self.noise = noise
         self.seed = seed
         self.hold_row = hold_row
+        self.clock_ppm = float(clock_ppm)
         # chip-axis SI values of every replay row (+ noise), computed once
         if source is not None:
             chip_si = self.mounting.to_chip(source.imu[:, self.column, :])
@@ -106,6 +111,7 @@ class EmulatedImu(RegisterDevice):
         self.samples_dropped = 0
         self._t_start: int | None = None
         self._k = -1
+        self._odr = 0.0
         self.power_on_reset()
 
     # ---- chip-specific hooks --------------------------------------------------------
@@ -220,10 +226,11 @@ class EmulatedImu(RegisterDevice):
         if not self.running():
             self._t_start = None
             return
-        if self._t_start is None:
-            self._t_start = now
+        odr = self.odr_hz() * (1.0 + self.clock_ppm * 1e-6)
+        if self._t_start is None or odr != self._odr:  # (re)started or a new output rate:
+            self._t_start = now  # the sample timeline starts again (sample 0 now)
             self._k = -1
-        odr = self.odr_hz()
+            self._odr = odr
         k_now = int((now - self._t_start) * odr // 1_000_000_000)
         if k_now <= self._k:
             return
@@ -240,6 +247,18 @@ class EmulatedImu(RegisterDevice):
 
     def fifo_capacity_samples(self) -> int:
         return 1 << 30
+
+    @property
+    def samples_produced(self) -> int:
+        """Samples the chip has taken since it last started (``advance="clock"``)."""
+        return self._k + 1
+
+    def sample_time_ns(self, k: int) -> int | None:
+        """Emulated-clock time at which sample ``k`` (0 = first since start) was taken."""
+        if self._t_start is None:
+            return None
+        odr = self.odr_hz() * (1.0 + self.clock_ppm * 1e-6)
+        return self._t_start + math.ceil(k * 1e9 / odr)
 
     def in_output_block(self, reg: int) -> bool:
         return self.DATA_START <= reg < self.DATA_START + self.DATA_LEN

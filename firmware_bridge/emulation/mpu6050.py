@@ -117,6 +117,16 @@ class EmulatedMpu6050(EmulatedImu):
             self.regs[R.INT_STATUS] |= R.INT_FIFO_OFLOW
 
     # ---- registers ------------------------------------------------------------------
+    def read(self, n: int) -> bytes:
+        if self.pointer != R.FIFO_R_W:
+            return super().read(n)
+        self.before_read(self.pointer)  # FIFO_R_W does not auto-increment: pop n bytes
+        data = bytes(self._fifo_bytes[:n])
+        del self._fifo_bytes[:n]
+        if data:
+            self._last_fifo_byte = data[-1]
+        return data + bytes([self._last_fifo_byte]) * (n - len(data))
+
     def next_pointer(self, reg: int) -> int:
         return reg if reg == R.FIFO_R_W else (reg + 1) & 0xFF
 

@@ -93,6 +93,18 @@ DLPF: dict[int, tuple[float, float]] = {
 }
 
 
+#: DLPF_CFG → (accelerometer delay s, gyroscope delay s) [RM 26, the same table].
+DLPF_DELAY_S: dict[int, tuple[float, float]] = {
+    0: (0.0, 0.00098),
+    1: (0.0020, 0.0019),
+    2: (0.0030, 0.0028),
+    3: (0.0049, 0.0048),
+    4: (0.0085, 0.0083),
+    5: (0.0138, 0.0134),
+    6: (0.0190, 0.0186),
+}
+
+
 def gyro_output_rate_hz(dlpf_cfg: int) -> float:
     """Gyroscope output rate before SMPLRT_DIV [RM 25]."""
     return 8000.0 if dlpf_cfg in (0, 7) else 1000.0
