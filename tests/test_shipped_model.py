@@ -56,6 +56,26 @@ def test_beats_the_paper_on_p01_walking_without_labels(walking):
     assert meta.provenance["labels_used"] is False
 
 
+def test_p01_walking_angles_with_the_gyroscope_fusion(walking):
+    """As the device publishes them (the network's posture, the gyroscopes' shape), P01
+    walking's angles beat optimal control's 6.3°: their shape error is near the
+    gyroscopes' own (~2-3°), what is left is the network's offsets. The network alone is
+    worse, mostly in shape (its ankle push-off is late)."""
+    ckpt, bundle = walking
+    for m in (ckpt, bundle):
+        assert _mean(m, "angle_rmse_deg") <= 6.3, m["angle_rmse_deg"]
+        assert max(m["angle_shape_sd_deg"].values()) <= 3.0, m["angle_shape_sd_deg"]
+    alone = evaluate(
+        load_model(CHECKPOINT), bundled_recording_path("P01_walking"), angle_fusion_tau_s=None
+    ).metrics
+    assert _mean(alone, "angle_rmse_deg") > _mean(ckpt, "angle_rmse_deg") + 1.0
+    assert max(alone["angle_shape_sd_deg"].values()) > 5.0  # the ankle: 6.9°
+    # the offsets are the network's either way (the fusion rejects gyroscope bias)
+    for ch, off in alone["angle_offset_deg"].items():
+        assert ckpt["angle_offset_deg"][ch] == pytest.approx(off, abs=0.5)
+    assert alone["angle_fusion_tau_s"] == 0.0 and ckpt["angle_fusion_tau_s"] == 3.0
+
+
 def test_running_speed_and_flight_phase():
     m = evaluate(load_model(CHECKPOINT), bundled_recording_path("P01_running")).metrics
     assert 3.0 <= m["speed_estimate_m_s"] <= 4.0  # true 3.47 m/s

@@ -166,18 +166,23 @@ def evaluate(
     n_cycles: int = 10,
     drop_cycles: int = 3,
     drop_seconds: float = 3.0,
+    warmup_s: float = 20.0,
     angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
 ) -> Evaluation:
     """Run ``model`` on ``data`` and compare with its truth columns (see module doc);
-    ``angle_fusion_tau_s`` as on the device (None or 0: the network's own angles)."""
+    ``angle_fusion_tau_s`` as on the device (None or 0: the network's own angles).
+
+    A mean-cycle recording is tiled and its first ``max(drop_cycles, warmup_s)`` dropped
+    (the angle fusion's bias state settles in about 5τ), then ``n_cycles`` evaluated; a
+    continuous one is evaluated after its first ``drop_seconds``."""
     rec = data if isinstance(data, Recording) else read_recording(data)
     mean_cycle = rec.is_mean_cycle
-    rec = at_model_rate(rec, model.sample_rate_hz, min_cycles=max(n_cycles, drop_cycles + 1))
-    out = model.run(rec, angle_fusion_tau_s)
     if mean_cycle:
-        start_t = drop_cycles * float(rec.meta.cycle_duration_s)
-    else:
-        start_t = rec.time_s[0] + drop_seconds
+        cycle_s = float(rec.meta.cycle_duration_s)
+        drop_cycles = max(drop_cycles, math.ceil(warmup_s / cycle_s - 1e-9))
+    rec = at_model_rate(rec, model.sample_rate_hz, min_cycles=drop_cycles + n_cycles)
+    out = model.run(rec, angle_fusion_tau_s)
+    start_t = drop_cycles * cycle_s if mean_cycle else rec.time_s[0] + drop_seconds
     keep = rec.time_s >= start_t - 1e-9
     if keep.sum() < 10:
         raise ValueError(f"recording too short to evaluate after dropping {start_t:.2f} s")
