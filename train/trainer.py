@@ -201,7 +201,7 @@ class Trainer:
             )
             optimizer = keras.optimizers.Adam(schedule)
             optimizer.build(model.trainable_variables)
-            step_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False)  # host-side counter
         ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
         manager = tf.train.CheckpointManager(ckpt, self.out / "resume", max_to_keep=2)
         if resume and manager.latest_checkpoint:
