@@ -223,3 +223,17 @@ def test_training_through_the_shards_equals_the_in_memory_training(
             k: v for k, v in b.items() if k != "seconds"
         }
     assert memory[0]["loss"] != memory[2]["loss"]
+
+
+def test_cli_builds_the_cache_once(tmp_path, p01_walking_csv, capsys):
+    from train.train_cli import main
+
+    raw = _cfg([str(p01_walking_csv)], tmp_path / "cache", enabled=True).model_dump()
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps(raw))
+    assert main(["--config", str(config), "--build-cache"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(["--config", str(config), "--build-cache"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert (first["entries_built"], second["entries_built"], second["entries_reused"]) == (1, 0, 1)
+    assert first["real_windows"] == 17 and first["bytes"] > 17 * 64 * 7 * 3 * 4 / 5
