@@ -8,9 +8,11 @@
    entry (time: hashing the files).
 3. Windows are streamed from the shards in a fresh process (shuffle buffer, interleave)
    for one pass over all windows: windows/s, and the process's peak RSS against its RSS
-   after importing TensorFlow and building the pipeline.
+   once TensorFlow is imported and the pipeline defined (TensorFlow alone holds about
+   half a GB here: the growth is what the data costs).
 4. The current path (``real_sources`` reads and windows the CSVs, ``bank_windows``) on the
-   first ``CSV_SUBSET_HOURS`` hours: windows/s, parse included as every run pays it.
+   first ``CSV_SUBSET_HOURS`` hours, in a fresh process: windows/s, parse included as
+   every run pays it, and its memory growth (for 1 h of the 10).
 
 Target: shard streaming at least 5x the CSV path's windows/s; streaming's memory growth
 below the cache size.
@@ -38,7 +40,16 @@ TARGET_SPEEDUP = 5.0
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    """This process's peak resident memory so far, MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _current_rss_mb() -> float:
+    """This process's resident memory now, MB (``/proc/self/status``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return float(line.split()[1]) / 1024.0
+    return float("nan")
 
 
 def _config(tree: Path, cache: Path):
@@ -113,29 +124,63 @@ def stream_pass(listing: Path) -> dict:
     )
     ds = ds.batch(BATCH).prefetch(tf.data.AUTOTUNE)
     batches = spec["windows"] // BATCH
+    rss_before = _current_rss_mb()  # TensorFlow imported, pipeline defined, nothing read
     it = iter(ds)
-    next(it)  # pipeline started (first shards open, buffer filling)
-    rss_ready = _rss_mb()
     t0 = time.perf_counter()
-    for _ in range(batches - 1):
+    for _ in range(batches):
         next(it)
     seconds = time.perf_counter() - t0
     return {
-        "windows": (batches - 1) * BATCH,
+        "windows": batches * BATCH,
         "seconds": seconds,
-        "rss_ready_mb": rss_ready,
+        "rss_before_mb": rss_before,
         "peak_rss_mb": _rss_mb(),
     }
 
 
-def csv_pass(cfg, hours: float, tree: Path) -> dict:
-    """The in-memory path on the first ``hours`` of the tree: read + window + iterate."""
+def csv_pass(listing: Path) -> dict:
+    """The in-memory path (``real_sources`` reads the CSVs, ``window_bank``,
+    ``bank_windows``) on the sessions in ``listing``, one pass; run in a fresh process."""
     import tensorflow as tf
 
     from edge.recording import SENSOR_NAMES
+    from train.config import DataConfig
     from train.data.windows import bank_windows, window_bank
     from train.sources import real_sources
 
+    spec = json.loads(listing.read_text())
+    sub = DataConfig(
+        real_recordings=spec["sessions"],
+        window=spec["window"],
+        stride=spec["stride"],
+        undo_mounting=False,
+    )
+    rss_before = _current_rss_mb()
+    t0 = time.perf_counter()
+    bank = window_bank(real_sources(sub, 0), SENSOR_NAMES, sub.window, sub.stride)
+    ds = bank_windows(bank, 0).batch(BATCH).prefetch(tf.data.AUTOTUNE)
+    batches = bank.size // BATCH
+    for _, _ in zip(range(batches), ds, strict=False):
+        pass
+    return {
+        "windows": batches * BATCH,
+        "seconds": time.perf_counter() - t0,
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": _rss_mb(),
+    }
+
+
+def _subprocess(flag: str, listing: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "train.data.shards_bench", flag, str(listing)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _first_hours(tree: Path, hours: float) -> tuple[list[str], float]:
     sessions = sorted(tree.glob("belt-*/session-*"), key=lambda p: p.name)
     picked, total = [], 0.0
     for s in sessions:
@@ -143,15 +188,7 @@ def csv_pass(cfg, hours: float, tree: Path) -> dict:
             break
         picked.append(str(s))
         total += _csv_seconds(s / "seg.csv")
-    sub = cfg.data.model_copy(update={"real_recordings": picked})
-    t0 = time.perf_counter()
-    bank = window_bank(real_sources(sub, 0), SENSOR_NAMES, sub.window, sub.stride)
-    ds = bank_windows(bank, 0).batch(BATCH).prefetch(tf.data.AUTOTUNE)
-    batches = bank.size // BATCH
-    for _, _ in zip(range(batches), ds, strict=False):
-        pass
-    seconds = time.perf_counter() - t0
-    return {"hours": round(total / 3600, 2), "windows": batches * BATCH, "seconds": seconds}
+    return picked, total
 
 
 def _csv_seconds(csv: Path) -> float:
@@ -192,17 +229,15 @@ def run(hours: float = HOURS, base_minutes: float = BASE_MINUTES) -> dict:
                 }
             )
         )
-        done = subprocess.run(
-            [sys.executable, "-m", "train.data.shards_bench", "--stream", str(listing)],
-            capture_output=True,
-            text=True,
-            check=True,
+        stream = _subprocess("--stream", listing)
+        sessions, csv_s = _first_hours(tree, CSV_SUBSET_HOURS)
+        listing.write_text(
+            json.dumps({"sessions": sessions, "window": cfg.data.window, "stride": cfg.data.stride})
         )
-        stream = json.loads(done.stdout.strip().splitlines()[-1])
-        csv = csv_pass(cfg, CSV_SUBSET_HOURS, tree)
+        csv = _subprocess("--csv", listing)
     shard_rate = stream["windows"] / stream["seconds"]
     csv_rate = csv["windows"] / csv["seconds"]
-    growth = stream["peak_rss_mb"] - stream["rss_ready_mb"]
+    growth = stream["peak_rss_mb"] - stream["rss_before_mb"]
     speedup = shard_rate / csv_rate
     return {
         "fleet": fleet,
@@ -216,11 +251,14 @@ def run(hours: float = HOURS, base_minutes: float = BASE_MINUTES) -> dict:
         "stream_windows_per_s": round(shard_rate),
         "stream_pass_s": round(stream["seconds"], 1),
         "stream_shuffle_buffer_windows": SHUFFLE_BUFFER,
-        "stream_rss_ready_mb": round(stream["rss_ready_mb"]),
+        "stream_rss_before_mb": round(stream["rss_before_mb"]),
         "stream_peak_rss_mb": round(stream["peak_rss_mb"]),
         "stream_rss_growth_mb": round(growth),
-        "csv_path_hours": csv["hours"],
+        "csv_path_hours": round(csv_s / 3600, 2),
         "csv_path_windows_per_s": round(csv_rate),
+        "csv_path_rss_before_mb": round(csv["rss_before_mb"]),
+        "csv_path_peak_rss_mb": round(csv["peak_rss_mb"]),
+        "csv_path_rss_growth_mb": round(csv["peak_rss_mb"] - csv["rss_before_mb"]),
         "speedup": round(speedup, 1),
         "target_speedup": TARGET_SPEEDUP,
         "meets_target": bool(speedup >= TARGET_SPEEDUP and growth < cache_mb),
@@ -229,8 +267,9 @@ def run(hours: float = HOURS, base_minutes: float = BASE_MINUTES) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) == 2 and args[0] == "--stream":
-        print(json.dumps(stream_pass(Path(args[1]))))
+    if len(args) == 2 and args[0] in ("--stream", "--csv"):
+        fn = stream_pass if args[0] == "--stream" else csv_pass
+        print(json.dumps(fn(Path(args[1]))))
         return 0
     hours = float(args[0]) if args else HOURS
     print(json.dumps(run(hours, min(BASE_MINUTES, hours * 60)), indent=2))
