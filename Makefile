@@ -9,13 +9,14 @@ EXTRAS ?= edge,train,dev,demo
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help install mosquitto chromium test test-fast lint bench demo constraints clean default-model default-report default-bundle
+.PHONY: help install mosquitto chromium test test-fast lint bench bench-shards demo constraints clean default-model default-report default-bundle
 
 help:
 	@echo "make test       install everything and run the whole test suite (what CI runs)"
 	@echo "make test-fast  the suite without tests marked slow"
 	@echo "make lint       ruff"
 	@echo "make bench      benchmarks, JSON to stdout and bench.json"
+	@echo "make bench-shards  shard cache on 10 h of synthetic recordings (minutes), bench-shards.json"
 	@echo "make demo       live dashboard: broker + simulated device on real IMU data (DEMO_SECONDS=N stops after N s, DEMO_CONFIG=FILE your settings)"
 	@echo "make default-model   re-train the shipped model (train/models/default) and its report"
 	@echo "make default-bundle  re-convert it to the shipped bundle (int8 weights) (edge/models/default.sspinn)"
@@ -48,6 +49,10 @@ lint: install
 
 bench: install
 	$(PY) scripts/bench.py --out bench.json
+
+# 10 h of synthetic recordings → shard cache → streamed windows vs the CSV path (minutes).
+bench-shards: install
+	$(PY) scripts/bench.py --only train.data.shards_bench --out bench-shards.json
 
 # The live demo: broker + dashboard + sspinn-edge simulate (walking, then running).
 # Ctrl-C stops it; DEMO_SECONDS=N stops it after N seconds; DEMO_CONFIG=FILE runs the
@@ -83,4 +88,4 @@ constraints:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache bench.json
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache bench.json bench-shards.json

@@ -29,6 +29,10 @@ BENCH_MODULES: list[str] = [
     "edge.daemon.bench",
     "train.data.synthetic.bench",
 ]
+#: Run only when named with --only (minutes each): ``make bench-shards``.
+SLOW_BENCH_MODULES: list[str] = [
+    "train.data.shards_bench",
+]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         "results": {},
     }
     failed = False
-    for name in BENCH_MODULES:
-        if args.only and name not in args.only:
+    for name in BENCH_MODULES + SLOW_BENCH_MODULES:
+        if (args.only and name not in args.only) or (not args.only and name in SLOW_BENCH_MODULES):
             continue
         logging.info("benchmark %s", name)
         t0 = time.perf_counter()

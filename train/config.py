@@ -106,6 +106,50 @@ class ContactConfig(_Strict):
         )
 
 
+class StreamConfig(_Strict):
+    """Windows streamed from a binary shard cache (TFRecord) instead of held in memory.
+
+    Off by default: the default model trains from in-memory windows. On, the recordings
+    (``data.real_recordings``: files, ``bundled:NAME``, folders of CSVs or recorder
+    sessions) and the synthetic data are written once into ``cache_dir`` (one shard per
+    recording, keyed by its content hash and the processing settings) and read back
+    with interleave and a shuffle buffer (``train.data.shards``, docs/training.md).
+    """
+
+    enabled: bool = False
+    cache_dir: str = Field(
+        "shard_cache", description="Folder of the shard cache (shared by runs and workers)"
+    )
+    shuffle_buffer: int = Field(
+        0,
+        ge=0,
+        description="Windows held for shuffling; 0 = all windows of a source (the in-memory "
+        "path's exact order, memory as the in-memory path)",
+    )
+    interleave: int = Field(
+        4, ge=1, le=64, description="Shards read at once when shuffle_buffer > 0"
+    )
+    windows_per_record: int = Field(
+        64, ge=1, le=4096, description="Consecutive windows per TFRecord record"
+    )
+
+
+class DistributeConfig(_Strict):
+    """Which ``tf.distribute`` strategy runs the training step (docs/training.md)."""
+
+    strategy: Literal["default", "mirrored", "multi_worker"] = Field(
+        "default",
+        description="default: one device; mirrored: the GPUs of one machine; multi_worker: "
+        "several machines (TF_CONFIG). data.batch_size is the global batch",
+    )
+    shard_policy: Literal["data", "file"] = Field(
+        "data",
+        description="multi_worker input: 'data' (every worker reads all data, keeps its "
+        "part of each global batch: the single-process result) or 'file' (every worker "
+        "reads its own shards; needs stream.enabled and at least one shard per worker)",
+    )
+
+
 class TrainConfig(_Strict):
     """Everything ``sspinn-train`` needs; saved with every checkpoint."""
 
@@ -116,6 +160,8 @@ class TrainConfig(_Strict):
     losses: LossWeights = Field(default_factory=LossWeights)
     contact: ContactConfig = Field(default_factory=ContactConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
+    stream: StreamConfig = Field(default_factory=StreamConfig)
+    distribute: DistributeConfig = Field(default_factory=DistributeConfig)
     burn_in: int = Field(32, ge=0, description="Initial steps of each window left out of the loss")
     dtype: Literal["float32"] = "float32"
     log_every: int = Field(25, ge=1)

@@ -64,6 +64,12 @@ def window_bank(
     return WindowBank({k: np.concatenate(v) for k, v in parts.items()})
 
 
+def bank_windows(bank: WindowBank, seed: int) -> tf.data.Dataset:
+    """Endless windows of one in-memory bank, reshuffled every pass (full shuffle)."""
+    ds = tf.data.Dataset.from_tensor_slices(bank.arrays)
+    return ds.shuffle(bank.size, seed=seed, reshuffle_each_iteration=True).repeat()
+
+
 def make_dataset(
     banks: Sequence[WindowBank],
     proportions: Sequence[float],
@@ -75,7 +81,33 @@ def make_dataset(
     gyr_noise: float,
     seed: int,
 ) -> tf.data.Dataset:
-    """Endless shuffled batches mixing the banks in the given proportions.
+    """Endless shuffled batches mixing the in-memory banks in the given proportions
+    (see :func:`batched_mix`)."""
+    return batched_mix(
+        [bank_windows(bank, seed + i) for i, bank in enumerate(banks)],
+        proportions,
+        batch_size=batch_size,
+        norm_mean=norm_mean,
+        norm_std=norm_std,
+        acc_noise=acc_noise,
+        gyr_noise=gyr_noise,
+        seed=seed,
+    )
+
+
+def batched_mix(
+    datasets: Sequence[tf.data.Dataset],
+    proportions: Sequence[float],
+    *,
+    batch_size: int,
+    norm_mean: np.ndarray,
+    norm_std: np.ndarray,
+    acc_noise: float,
+    gyr_noise: float,
+    seed: int,
+) -> tf.data.Dataset:
+    """Batches mixing endless window datasets (in-memory banks or shard streams) in the
+    given proportions.
 
     Each batch adds fresh white noise to the measured IMU (the network input and the
     IMU loss target see the same noisy measurement) and appends ``features``: (B, T, F)
@@ -91,17 +123,12 @@ def make_dataset(
         feats = model_features(imu, el["static"], mean, std, xp=tnp)
         return {**el, "imu": imu, "features": feats}
 
-    datasets = []
-    for i, bank in enumerate(banks):
-        ds = tf.data.Dataset.from_tensor_slices(bank.arrays)
-        ds = ds.shuffle(bank.size, seed=seed + i, reshuffle_each_iteration=True).repeat()
-        datasets.append(ds)
     weights = np.asarray(proportions, np.float64)
     if len(datasets) == 1:
         ds = datasets[0]
     else:
         ds = tf.data.Dataset.sample_from_datasets(
-            datasets, weights=(weights / weights.sum()).tolist(), seed=seed
+            list(datasets), weights=(weights / weights.sum()).tolist(), seed=seed
         )
     ds = ds.map(with_features, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
