@@ -18,6 +18,7 @@ from converters.tflite_convert import convert_saved_model
 from edge.bundle import Bundle, Manifest, build_bundle, read_bundle
 from edge.bundle.signing import SigningKey
 from edge.inference import Estimator, LiteRTStepper
+from edge.inference.angle_fusion import DEFAULT_TAU_S
 from edge.inference.estimator import PUBLISHED_GROUPS
 from edge.mounting import InsufficientGaitError, Mounting
 from edge.recording import Recording
@@ -136,10 +137,17 @@ def parity(bundle: Bundle, model: keras.Model, v: Verification, meta: Checkpoint
     return result
 
 
-def latency(bundle: Bundle, v: Verification, meta: CheckpointMeta, n: int = 3000) -> dict:
+def latency(
+    bundle: Bundle,
+    v: Verification,
+    meta: CheckpointMeta,
+    n: int = 3000,
+    angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
+) -> dict:
     """Per-step latency in µs, 1 thread, feature assembly (with the mounting undone for a
-    segment-axis bundle) and output scaling included; and the interpreter's invoke alone,
-    timed the same way, so ``overhead_us`` (median step − median invoke) is ours."""
+    segment-axis bundle), output scaling and the angle fusion (None: without) included;
+    and the interpreter's invoke alone, timed the same way, so ``overhead_us`` (median
+    step − median invoke) is ours."""
     rec = v.rec
     est = Estimator(
         bundle,
@@ -148,6 +156,7 @@ def latency(bundle: Bundle, v: Verification, meta: CheckpointMeta, n: int = 3000
         sensor_positions(rec, meta.sensors),
         mounting_rad=v.mounting_rad,
         num_threads=1,
+        angle_fusion_tau_s=angle_fusion_tau_s,
     )
     idx = [rec.sensors.index(s) for s in meta.sensors]
     imu = np.ascontiguousarray(rec.imu[:, idx])

@@ -222,6 +222,7 @@ def manifest_outputs() -> dict[str, dict]:
 #: Columns of ``grf_bw``: horizontal (x) and vertical (y) force of each foot, r then l.
 GRF_X_COLUMNS: list[int] = [GRF_CHANNELS.index(f"grf_x_{side}") for side in ("r", "l")]
 GRF_Y_COLUMNS: list[int] = [GRF_CHANNELS.index(f"grf_y_{side}") for side in ("r", "l")]
+_GRF_YX = tuple(zip(GRF_Y_COLUMNS, GRF_X_COLUMNS, strict=True))
 
 
 def make_grf_admissible(grf_bw: np.ndarray) -> np.ndarray:
@@ -239,6 +240,12 @@ def make_grf_admissible(grf_bw: np.ndarray) -> np.ndarray:
     Returns:
         ``grf_bw`` itself.
     """
+    if grf_bw.ndim == 1:  # one step on the device: two scalar tests, no temporaries
+        for y, x in _GRF_YX:
+            if grf_bw[y] < 0.0:
+                grf_bw[y] = 0.0
+                grf_bw[x] = 0.0
+        return grf_bw
     lifted = grf_bw[..., GRF_Y_COLUMNS] < 0.0
     if lifted.any():
         for cols in (GRF_Y_COLUMNS, GRF_X_COLUMNS):
