@@ -110,8 +110,8 @@ def collect_representative(
 def parity(bundle: Bundle, model: keras.Model, v: Verification, meta: CheckpointMeta) -> dict:
     """Max abs difference per output group: bundle streamed step by step vs Keras.
 
-    Both in published form (:func:`train.predict.predict_published` fuses the angles
-    with the gyroscopes and makes the GRF admissible as the device's estimator does), so
+    Both in published form (:func:`train.predict.predict_published` takes the angles
+    from the sensors' orientations and makes the GRF admissible as the device's estimator does), so
     the figures measure the conversion only. Also relative to each group's range in the Keras
     output (max over channels of max|diff| / (max - min)).
     """
@@ -126,7 +126,12 @@ def parity(bundle: Bundle, model: keras.Model, v: Verification, meta: Checkpoint
     idx = [rec.sensors.index(s) for s in meta.sensors]
     streamed = est.run(rec.imu[:, idx])
     reference = predict_published(
-        model, v.features, rec.imu[:, idx, 5], list(meta.sensors), meta.sample_rate_hz
+        model,
+        v.features,
+        rec.imu[:, idx],
+        list(meta.sensors),
+        meta.sample_rate_hz,
+        mounting_rad=v.mounting_rad,
     )
     result = {}
     for group in PUBLISHED_GROUPS:

@@ -50,24 +50,29 @@ class LoadedModel:
         self, rec: Recording, angle_fusion_tau_s: float | None = DEFAULT_TAU_S
     ) -> dict[str, np.ndarray]:
         """Published groups (N, k) for a recording at the model rate, causal from t=0,
-        angles fused with the gyroscopes (``edge.inference.angle_fusion``; None or 0:
-        the network's own angles)."""
+        angles from the sensors' orientations (``edge.inference.angle_fusion``; None or
+        0: the network's own angles)."""
         if self.kind == "checkpoint":
             from train.predict import predict_published
 
             model, meta = self._impl
+            # the published angles subtract the mounting whatever the model's input axes
+            beta = None
             if self.input_axes == "segment":
                 rec, _ = in_segment_axes(rec)
+            elif angle_fusion_tau_s:
+                beta = mounting_for(rec).angles(self.sensors)
             mean, std = meta.norm_arrays()
             feats = normalise(recording_features(rec, self.sensors), mean, std)
             idx = [rec.sensors.index(s) for s in self.sensors]
             return predict_published(
                 model,
                 feats,
-                rec.imu[:, idx, 5],
+                rec.imu[:, idx],
                 list(self.sensors),
                 self.sample_rate_hz,
                 angle_fusion_tau_s=angle_fusion_tau_s,
+                mounting_rad=beta,
             )
         from edge.inference import Estimator
 
@@ -77,9 +82,10 @@ class LoadedModel:
             rec.meta.participant.height_m,
             rec.meta.participant.mass_kg,
             sensor_positions(rec, self.sensors),
-            # a segment-axis bundle undoes the same mounting, on the device's code path
+            # a segment-axis bundle undoes the same mounting, on the device's code path;
+            # the published angles subtract it for either kind
             mounting_rad=mounting_for(rec).angles(self.sensors)
-            if self.input_axes == "segment"
+            if self.input_axes == "segment" or angle_fusion_tau_s
             else None,
             angle_fusion_tau_s=angle_fusion_tau_s,
         )

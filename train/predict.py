@@ -13,20 +13,22 @@ from train.model.network import published_tensors
 def predict_published(
     model: keras.Model,
     feats: np.ndarray,
-    gyro_z_rad_s: np.ndarray | None = None,
+    imu: np.ndarray | None = None,
     sensors: list[str] | None = None,
     sample_rate_hz: float | None = None,
     angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
+    mounting_rad: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Published groups from the sequence model, causal over the whole sequence, as the
     device's :class:`edge.inference.Estimator` publishes them (GRF admissible); with
-    ``gyro_z_rad_s`` the angles fused with the gyroscopes as on the device
+    ``imu`` the angles from the sensors' orientations as on the device
     (:mod:`edge.inference.angle_fusion`).
 
     Args:
         feats: (N, F) normalised float32 features.
-        gyro_z_rad_s: (N, S) gyroscope z per sensor (rad/s), ``sensors`` order, at
+        imu: (N, S, 6) IMU samples (m/s², rad/s), ``sensors`` order, at
             ``sample_rate_hz``; None: the network's angles as they are.
+        mounting_rad: (S,) the mounting still in ``imu`` (rad); None: segment axes.
 
     Returns:
         ``angles_deg`` (N, 7), ``moments_bwbh`` (N, 6), ``grf_bw`` (N, 4),
@@ -36,10 +38,10 @@ def predict_published(
     by_tensor = {k: np.asarray(v)[0] for k, v in published_tensors(out).items()}
     out = {key: to_published(key, by_tensor[g.tensor]) for key, g in PUBLISHED.items()}
     make_grf_admissible(out["grf_bw"])  # as the device publishes them
-    if gyro_z_rad_s is not None and angle_fusion_tau_s:
+    if imu is not None and angle_fusion_tau_s:
         if sensors is None or sample_rate_hz is None:
             raise ValueError("angle fusion needs the sensors and the sample rate")
         out["angles_deg"] = fuse_angles(
-            out["angles_deg"], gyro_z_rad_s, sensors, sample_rate_hz, angle_fusion_tau_s
+            out["angles_deg"], imu, sensors, sample_rate_hz, angle_fusion_tau_s, mounting_rad
         )
     return out

@@ -54,10 +54,11 @@ class Estimator:
         mounting_rad: (S,) the sensors' mounting still to undo (rad, manifest sensor
             order; :mod:`edge.mounting.rule`), used when the bundle's ``input_axes`` is
             ``"segment"``; None there means identity until :meth:`set_mounting`. A
-            sensor-axis bundle never rotates its input (the value is kept, not used).
-        angle_fusion_tau_s: time constant (s) of the complementary filter that takes the
-            joint angles' within-stride shape from the gyroscopes
-            (:mod:`edge.inference.angle_fusion`); None or 0: the network's angles as they are.
+            sensor-axis bundle never rotates its input; the published joint angles
+            subtract the mounting in either case.
+        angle_fusion_tau_s: time constant (s) of the sensors' gravity-anchored
+            orientation loop from which the joint angles are published
+            (:mod:`edge.inference.angle_fusion`); None or 0: the network's angles.
     """
 
     def __init__(
@@ -109,7 +110,10 @@ class Estimator:
         if angle_fusion_tau_s:
             try:
                 self.fusion = AngleFusion(
-                    manifest.sensors, manifest.sample_rate_hz, angle_fusion_tau_s
+                    manifest.sensors,
+                    manifest.sample_rate_hz,
+                    angle_fusion_tau_s,
+                    self.mounting_rad,
                 )
             except ValueError as exc:  # a bundle without the seven sensors
                 log.warning("joint angles not fused with the gyroscopes: %s", exc)
@@ -120,6 +124,9 @@ class Estimator:
         """
         beta = None if mounting_rad is None else np.asarray(mounting_rad, np.float64).copy()
         self.mounting_rad = beta
+        fusion = getattr(self, "fusion", None)
+        if fusion is not None:  # the published angles subtract it whatever the bundle
+            fusion.set_mounting(beta)
         if self.undoes_mounting:
             n = len(self.manifest.sensors)
             self.assembler.set_mounting(np.zeros(n) if beta is None else beta)
@@ -133,7 +140,8 @@ class Estimator:
         """One step from a (S, 6) IMU sample (SI, NaN for missing): as the device
         measures it (after its calibration); a segment-axis bundle undoes the mounting
         set with :meth:`set_mounting` before computing the features. The angles are then
-        fused with the gyroscopes' z (column 5) when :attr:`fusion` is on, and vertical
+        the sensors' orientations less their mounting when :attr:`fusion` is on (the
+        network's while a sensor is missing), and vertical
         GRF is clamped to ≥ 0 (:func:`edge.output_spec.make_grf_admissible`)."""
         self.assembler.assemble(imu_row)  # into the interpreter's input tensor
         self.stepper.invoke()
@@ -142,7 +150,7 @@ class Estimator:
             if offset is not None:
                 np.add(out, offset, out=out)
         if self.fusion is not None:
-            self.fusion.step(self.estimate.angles_deg, imu_row[:, 5], self.assembler.row_finite)
+            self.fusion.step(self.estimate.angles_deg, imu_row, self.assembler.row_finite)
         make_grf_admissible(self.estimate.grf_bw)  # a ground only pushes
         return self.estimate
 
