@@ -74,7 +74,7 @@ def _angles(
     bundle: Bundle, rec: Recording, mounting_rad: np.ndarray | None, *, fused: bool = True
 ) -> np.ndarray:
     """Published angles (N, 7) deg; ``fused=False``: the network's own, before the
-    gyroscope fusion (which keeps only a tilt's low-frequency effect)."""
+    published angles (which subtract the mounting)."""
     est = Estimator(
         bundle,
         rec.meta.participant.height_m,

@@ -12,6 +12,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from edge.inference.angle_fusion import DEFAULT_TAU_S
 from edge.recording import RecordingError, resolve_recording
 from edge.version import add_version_argument
 
@@ -81,10 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--angle-fusion-tau",
         type=float,
-        default=2.0,
+        default=DEFAULT_TAU_S,
         metavar="SECONDS",
-        help="time constant of the gyroscope fusion of the joint angles, as on the device "
-        "(default 2; 0: the network's own angles)",
+        help="time constant of the sensors' gravity-anchored orientations from which the "
+        f"joint angles are published, as on the device (default {DEFAULT_TAU_S:g}; "
+        "0: the network's own angles)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--plot", type=Path, help="write a PNG of estimate vs truth per channel")

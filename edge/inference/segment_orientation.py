@@ -15,9 +15,11 @@ low-passed, f points straight up. If ψ is off by e, the low-passed f leans by e
 is a measurement of the orientation error free of the sensor's mounting and of the
 segment's posture. A proportional-integral loop (gain 2/τ, integral 1/τ²: a double pole
 at 1/τ) turns it into a correction and learns the gyroscope's rate bias. The low-pass is
-two cascaded first-order stages of τ/4 each (they attenuate a 1 Hz stride's horizontal
-acceleration about 40 times); its lag is part of the loop (phase margin about 50° at
-τ = 2 s).
+two cascaded first-order stages of τ/4 each (at τ = 2.5 s they take a 1 Hz stride's
+horizontal acceleration down about 16 times). Each correction also turns the low-passed
+force by the same angle, so the next measurement sees it at once: the low-pass lag is
+not in the correction loop. At start the loop runs faster (0.3 τ, slowing to τ over 4 τ
+seconds); a sensor back from a gap refills its low-pass before it is corrected again.
 
 Computed in complex numbers: ψ as the unit phasor z = e^{iψ}, a specific force (x, y) as
 x + iy, a rotation R(ψ) as a product with z. NumPy only; one step costs a few vector
