@@ -115,22 +115,30 @@ def test_not_the_strap_from_the_gait_alone(model, walking, pattern) -> None:
     assert rms <= 2.0, rms
 
 
-#: The crouch subjects' knees are 15° more flexed than P01's through the whole cycle.
-CROUCH = ("heldout_crouch_walk", "heldout_crouch_run")
+#: Held-out subjects (not in training) whose posture or body differs from P01's and whose
+#: pelvis posture is within the calibration's population prior: the crouches (knees 15°
+#: more flexed than P01's through the whole cycle), a tall fast runner, a small slow walker.
+FOLLOWED = (
+    "heldout_crouch_walk",
+    "heldout_crouch_run",
+    "heldout_tall_fast_run",
+    "heldout_small_slow_walk",
+)
 
 
-@pytest.mark.parametrize("name", CROUCH)
-def test_follows_a_crouch_it_was_not_trained_on(model, name) -> None:
-    """A held-out subject (not in training) whose knees are 15° more flexed than P01's:
-    the model follows the posture (mean knee angle within half the crouch, 7.5°, of the
-    truth's, where a model that reproduces P01's posture is 15° off; up to 6.6° measured)
-    and tracks the angles to ≤ 8° RMSE.
+@pytest.mark.parametrize("name", FOLLOWED)
+def test_follows_a_body_it_was_not_trained_on(model, name) -> None:
+    """The issue's target: angle RMSE ≤ 5° (measured 2.1–3.9°). The crouch is followed:
+    the mean knee angle within 4° of the truth's, where a model that reproduces P01's
+    posture is 15° off.
 
-    The issue's target is ≤ 5° RMSE; measured 7.2° walking and 7.6° running (see
-    docs/training.md): the bound here guards what the shipped model does today."""
+    Not here: the held-out subjects whose trunk is tilted ±10° (or whose hips are flexed
+    by tilting it) are 4.3–6.5°, because a tilted pelvis and a tilted pelvis strap are the
+    same signal without a standing capture (docs/calibration.md, sections 4 and 6)."""
     spec = dict(posture_heldout_specs())[name]
     ev = evaluate(model, synthesize(spec))
-    for knee in ("knee_angle_r", "knee_angle_l"):
-        bias = float(np.mean(ev.estimate[knee]) - np.mean(ev.truth[knee]))
-        assert abs(bias) <= 7.5, (knee, bias)
-    assert ev.metrics["angle_rmse_deg"]["mean"] <= 8.0, ev.metrics["angle_rmse_deg"]
+    if "crouch" in name:
+        for knee in ("knee_angle_r", "knee_angle_l"):
+            bias = float(np.mean(ev.estimate[knee]) - np.mean(ev.truth[knee]))
+            assert abs(bias) <= 4.0, (knee, bias)
+    assert ev.metrics["angle_rmse_deg"]["mean"] <= 5.0, ev.metrics["angle_rmse_deg"]

@@ -25,6 +25,7 @@ and the converter's parity check (:func:`fuse_angles`). NumPy only.
 
 from __future__ import annotations
 
+import cmath
 import math
 from collections.abc import Sequence
 
@@ -83,37 +84,34 @@ class AngleFusion:
         n_s, n_a = len(sensors), len(ANGLE_CHANNELS)
         self.orientation = SegmentOrientation(n_s, sample_rate_hz, tau_s)
         self.tau_s = float(tau_s)
-        # phasor of each segment (e^{iθ}) in slots 0..S−1, and 1 (angle 0) in slot S
-        self._zs = np.ones(n_s + 1, dtype=np.complex128)
-        self._distal = np.array([sensors.index(ANGLE_SENSORS[c][0]) for c in ANGLE_CHANNELS])
-        self._proximal = np.array(
-            [
-                n_s if ANGLE_SENSORS[c][1] is None else sensors.index(ANGLE_SENSORS[c][1])
-                for c in ANGLE_CHANNELS
-            ]
-        )
+        distal = [sensors.index(ANGLE_SENSORS[c][0]) for c in ANGLE_CHANNELS]
+        # the proximal segment's slot; slot S holds the phasor 1 (angle 0: the pelvis tilt)
+        proximal = [
+            n_s if ANGLE_SENSORS[c][1] is None else sensors.index(ANGLE_SENSORS[c][1])
+            for c in ANGLE_CHANNELS
+        ]
+        self._pairs = list(zip(distal, proximal, strict=True))
         # segment angle (rad) = chain @ published angles (deg): pelvis + hip + knee + ...
         # (ANGLE_CHANNELS lists every proximal joint before its distal ones)
         chain = np.zeros((n_s + 1, n_a))
         for j in range(n_a):
-            chain[self._distal[j]] = chain[self._proximal[j]] + np.eye(n_a)[j]
-        chain = chain[:n_s]
-        self._chain = chain / _DEG
-        self._eb = np.ones(n_s, dtype=np.complex128)
-        self.set_mounting(mounting_rad)
-        self._zd = np.zeros(n_a, dtype=np.complex128)
-        self._zp = np.zeros(n_a, dtype=np.complex128)
-        self._out = np.zeros(n_a)
-        self._net_prev = np.full(n_a, np.nan)
+            chain[distal[j]] = chain[proximal[j]] + np.eye(n_a)[j]
+        self._chain = chain[:n_s] / _DEG
         self._n_s = n_s
+        self._beta = np.zeros(n_s)
+        self._eb: list[complex] = [1.0 + 0.0j] * n_s
+        self.set_mounting(mounting_rad)
+        self._zs: list[complex] = [1.0 + 0.0j] * (n_s + 1)
+        self._net_prev: list[float] | None = None
 
     def set_mounting(self, mounting_rad: np.ndarray | Sequence[float] | None) -> None:
         """The (S,) mounting β (rad) still in the rows from the next step on (None: 0)."""
-        n = self._eb.shape[0]
+        n = self._n_s
         beta = np.zeros(n) if mounting_rad is None else np.asarray(mounting_rad, np.float64)
         if beta.shape != (n,):
             raise ValueError(f"mounting has {beta.shape} angles for {n} sensors")
-        self._eb = np.exp(-1j * beta)  # replaced as one reference
+        self._beta = beta.copy()
+        self._eb = [cmath.exp(-1j * float(b)) for b in beta]  # replaced as one reference
 
     @property
     def bias_deg_s(self) -> np.ndarray:
@@ -123,7 +121,7 @@ class AngleFusion:
     def reset(self) -> None:
         """Forget the state: orientations start again from the next samples."""
         self.orientation.reset()
-        self._net_prev[:] = np.nan
+        self._net_prev = None
 
     def step(
         self, angles_deg: np.ndarray, imu_row: np.ndarray, row_finite: bool | None = None
@@ -134,41 +132,39 @@ class AngleFusion:
             angles_deg: (7,) the network's angles (deg); overwritten with the published ones.
             imu_row: (S, 6) acc (m/s²) and gyro (rad/s) of each sensor, NaN when missing,
                 in the axes :meth:`set_mounting` describes.
-            row_finite: whether every value of ``imu_row`` is finite, when the caller
-                knows it already (the feature assembler's check); None: checked.
+            row_finite: True when every value of ``imu_row`` is known to be finite (the
+                feature assembler's check); otherwise each sensor is checked.
 
         Returns:
             ``angles_deg``.
         """
-        ok = bool(np.isfinite(imu_row).all()) if row_finite is None else row_finite
         orient = self.orientation
-        if ok and orient._all_started:
+        net = angles_deg.tolist()
+        if row_finite is True and orient.all_started:
             z = orient.step(imu_row, True)
-            np.copyto(self._net_prev, angles_deg)
         else:
-            net = angles_deg.astype(np.float64)
-            delta = None
-            if np.isfinite(self._net_prev).all():
-                delta = self._chain @ (net - self._net_prev)
-            seed = None
-            if not orient._all_started:  # the network's segment angles plus the mounting
-                seed = self._chain @ net - np.angle(self._eb)
-            z = orient.step(imu_row, ok, delta, seed)
-            np.copyto(self._net_prev, angles_deg)
-        zs, zd, zp, out = self._zs, self._zd, self._zp, self._out
-        np.multiply(z, self._eb, out=zs[: self._n_s])
-        np.take(zs, self._distal, out=zd)
-        np.take(zs, self._proximal, out=zp)
-        np.conjugate(zp, out=zp)
-        zd *= zp
-        np.arctan2(zd.imag, zd.real, out=out)
-        out *= _DEG
-        if orient._all_started:
-            angles_deg[:] = out
-        else:  # joints of a sensor that has never delivered stay the network's
-            started = np.append(orient._started, True)
-            use = started[self._distal] & started[self._proximal]
-            angles_deg[use] = out[use]
+            net_now = np.asarray(net, dtype=np.float64)
+            delta = seed = None
+            if self._net_prev is not None:
+                delta = self._chain @ (net_now - np.asarray(self._net_prev))
+            if not orient.all_started:  # the network's segment angles plus the mounting
+                seed = self._chain @ net_now + self._beta
+            z = orient.step(imu_row, row_finite, delta, seed)
+        self._net_prev = net
+        zs, eb = self._zs, self._eb
+        for k in range(self._n_s):
+            zs[k] = z[k] * eb[k]
+        out = [
+            math.atan2(q.imag, q.real) * _DEG
+            for q in (zs[d] * zs[p].conjugate() for d, p in self._pairs)
+        ]
+        if not orient.all_started:  # joints of a sensor that never delivered: the network's
+            started = [*orient._started, True]
+            out = [
+                o if started[d] and started[p] else n
+                for o, n, (d, p) in zip(out, net, self._pairs, strict=True)
+            ]
+        angles_deg[:] = out
         return angles_deg
 
 

@@ -22,8 +22,9 @@ not in the correction loop. At start the loop runs faster (0.3 τ, slowing to τ
 seconds); a sensor back from a gap refills its low-pass before it is corrected again.
 
 Computed in complex numbers: ψ as the unit phasor z = e^{iψ}, a specific force (x, y) as
-x + iy, a rotation R(ψ) as a product with z. NumPy only; one step costs a few vector
-operations over the S sensors and allocates nothing.
+x + iy, a rotation R(ψ) as a product with z. Plain Python scalars in one loop over the S
+sensors: for S = 7 that is faster than NumPy's per-call overhead, and a missing sample,
+a start or a gap is a branch of the same loop, not a second code path.
 
 Fails when the mean acceleration is not zero for longer than the low-pass: a sustained
 speed-up or slow-down of a m/s² leans every sensor by about atan(a/g) (1 m/s² for 2 s:
@@ -33,6 +34,7 @@ out-of-plane motion (turning, side steps), which the planar model does not descr
 
 from __future__ import annotations
 
+import cmath
 import math
 
 import numpy as np
@@ -73,91 +75,48 @@ class SegmentOrientation:
         self._half_dt = 0.5 * dt
         #: steps over which the loop's time constant grows from START_FRACTION·τ to τ
         self.start_steps = max(1, round(START_SECONDS_PER_TAU * tau_s / dt))
-        self._k = 0
-        self._set_tau(START_FRACTION * tau_s)
-        n = int(n_sensors)
-        self.z = np.ones(n, dtype=np.complex128)  # e^{iψ}
-        self._b_dt = np.zeros(n)  # gyroscope bias × Δt (rad per step)
-        self._f1 = np.zeros(n, dtype=np.complex128)
-        self._f2 = np.zeros(n, dtype=np.complex128)
-        self._err = np.zeros(n)
-        self._prev_w = np.zeros(n)
-        self._started = np.zeros(n, dtype=bool)
-        self._all_started = False
-        self._after_gap = False  # some sensor missing at the last step, or refilling
         #: steps a sensor back from a gap refills its low-pass before gravity corrects it
         self.hold_steps = max(1, round(HOLD_LOWPASS_CONSTANTS * LOWPASS_FRACTION * tau_s / dt))
-        self._hold = np.zeros(n, dtype=np.int64)
-        # per-step scratch
-        self._ph = np.zeros(n)
-        self._c = np.zeros(n, dtype=np.complex128)
-        self._s = np.zeros(n, dtype=np.complex128)
-        self._t = np.zeros(n)
+        self.n_sensors = n = int(n_sensors)
+        #: (S,) phasors e^{iψ} (Python complex), updated in place by :meth:`step`
+        self.z: list[complex] = [1.0 + 0.0j] * n
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything: the next finite sample of each sensor starts it again."""
+        n = self.n_sensors
+        self.z[:] = [1.0 + 0.0j] * n
+        self._f1 = [1j * G] * n  # low-passed world-frame specific force, stage 1 and 2
+        self._f2 = [1j * G] * n
+        self._err = [0.0] * n  # last measured orientation error (rad)
+        self._b_dt = [0.0] * n  # gyroscope bias × Δt (rad per step)
+        self._prev_w = [math.nan] * n  # last gyr_z (rad/s); NaN: missing
+        self._hold = [0] * n
+        self._started = [False] * n
+        self.all_started = False
+        self._k = 0
+        self._set_tau(START_FRACTION * self.tau_s)
 
     def _set_tau(self, tau_s: float) -> None:
         dt = self.dt
         self._kp_dt = 2.0 * dt / tau_s
-        self._ki_dt = dt / tau_s**2
+        self._ki_dt2 = dt * dt / tau_s**2  # bias × Δt gains Δt · Δt/τ² · e per step
         self._a = min(1.0, dt / (LOWPASS_FRACTION * tau_s))
-
-    def _schedule(self) -> None:
-        """One step of the start-up schedule (scalar work, only while it runs)."""
-        self._k += 1
-        frac = START_FRACTION + (1.0 - START_FRACTION) * min(1.0, self._k / self.start_steps)
-        self._set_tau(frac * self.tau_s)
 
     @property
     def psi_rad(self) -> np.ndarray:
         """(S,) orientation ψ of each sensor (rad, wrapped to (−π, π])."""
-        return np.angle(self.z)
+        return np.angle(np.array(self.z))
 
     @property
     def bias_rad_s(self) -> np.ndarray:
         """(S,) the learnt gyroscope z rate bias of each sensor (rad/s)."""
-        return self._b_dt / self.dt
+        return np.array(self._b_dt) / self.dt
 
     @property
     def started(self) -> np.ndarray:
         """(S,) whether each sensor has had a finite sample yet."""
-        return self._started.copy()
-
-    def reset(self) -> None:
-        """Forget everything: the next finite sample of each sensor starts it again."""
-        self._started[:] = False
-        self._all_started = False
-        self._k = 0
-        self._set_tau(START_FRACTION * self.tau_s)
-        self._after_gap = False
-        self._hold[:] = 0
-        self._b_dt[:] = 0.0
-        self._err[:] = 0.0
-
-    def _start(
-        self,
-        acc_x: np.ndarray,
-        acc_y: np.ndarray,
-        gyr_z: np.ndarray,
-        seed_psi_rad: np.ndarray | None,
-    ) -> None:
-        """Seed the sensors that have not started and have a finite sample now: ψ from
-        the accelerometer when the sensor is still (|f| within 5 % of g, |ω| < 0.3 rad/s:
-        exact), else from the seed (another estimate of the orientation) when given, else
-        from the accelerometer anyway; the low-pass at (0, g) in the world."""
-        ok = ~self._started & np.isfinite(acc_x) & np.isfinite(acc_y) & np.isfinite(gyr_z)
-        if not ok.any():
-            return
-        psi = np.arctan2(acc_x, acc_y)
-        if seed_psi_rad is not None:
-            still = (np.abs(np.hypot(acc_x, acc_y) - G) < 0.05 * G) & (np.abs(gyr_z) < 0.3)
-            seeded = ~still & np.isfinite(seed_psi_rad)
-            psi = np.where(seeded, seed_psi_rad, psi)
-        self.z[ok] = np.exp(1j * psi[ok])
-        self._f1[ok] = self._f2[ok] = 1j * G
-        self._prev_w[ok] = gyr_z[ok]
-        self._err[ok] = 0.0
-        self._b_dt[ok] = 0.0
-        self._started |= ok
-        self._all_started = bool(self._started.all())
+        return np.array(self._started)
 
     def step(
         self,
@@ -165,113 +124,94 @@ class SegmentOrientation:
         row_finite: bool | None = None,
         fallback_delta_rad: np.ndarray | None = None,
         seed_psi_rad: np.ndarray | None = None,
-    ) -> np.ndarray:
+    ) -> list[complex]:
         """Advance one sample.
 
         Args:
             imu_row: (S, 6) acc x, y, z (m/s²), gyr x, y, z (rad/s) in any fixed sensor
                 axes (the mounting only shifts ψ by a constant).
-            row_finite: whether every value of ``imu_row`` is finite, when the caller
-                knows it (None: checked here).
+            row_finite: True when every value of ``imu_row`` is known to be finite (the
+                caller's check); otherwise each sensor is checked here.
             fallback_delta_rad: (S,) how much each segment turned since the last step by
                 another estimate (rad; the network's), used for a sensor whose sample is
                 missing now; None: such a sensor holds its orientation.
+            seed_psi_rad: (S,) another estimate of each ψ (rad), the start of a sensor
+                that is not still at its first sample; None: the accelerometer's.
 
         Returns:
-            :attr:`z`, the (S,) phasors e^{iψ} (a view, updated in place).
+            :attr:`z`, the (S,) phasors e^{iψ} (the same list, updated in place).
+
+        A sensor starts at its first finite sample: ψ from the accelerometer when it is
+        still (|f| within 5 % of g, |ω| < 0.3 rad/s: exact), else from ``seed_psi_rad``
+        when given, else from the accelerometer anyway; its low-pass at (0, g). A missing
+        sensor turns by the fallback's delta (or holds), its low-pass and bias frozen. A
+        sensor back after a gap integrates its current rate over the whole step and for
+        :attr:`hold_steps` refills its low-pass with fresh samples while gravity corrects
+        nothing: the frozen low-pass held the stride's ripple at the phase where the gap
+        began, and correcting from it would turn that ripple into a lasting error.
         """
-        acc_x, acc_y, gyr_z = imu_row[:, 0], imu_row[:, 1], imu_row[:, 5]
-        ok = bool(np.isfinite(imu_row).all()) if row_finite is None else row_finite
-        if not self._all_started:
-            self._start(acc_x, acc_y, gyr_z, seed_psi_rad)
-            if not self._all_started:
-                ok = False
-        if self._k < self.start_steps and self._all_started:
-            self._schedule()
-        if ok and not self._after_gap:
-            self._advance(acc_x, acc_y, gyr_z)
-        else:
-            self._advance_with_gaps(acc_x, acc_y, gyr_z, fallback_delta_rad)
-        return self.z
+        if self._k < self.start_steps and self.all_started:
+            self._k += 1
+            frac = START_FRACTION + (1.0 - START_FRACTION) * self._k / self.start_steps
+            self._set_tau(frac * self.tau_s)
+        checked = row_finite is True
+        z, f1, f2, err, b_dt, prev_w, hold = (
+            self.z, self._f1, self._f2, self._err, self._b_dt, self._prev_w, self._hold
+        )  # fmt: skip
+        a, kp_dt, ki_dt2, half_dt = self._a, self._kp_dt, self._ki_dt2, self._half_dt
+        isfinite, exp, atan2 = math.isfinite, cmath.exp, math.atan2
+        for k, r in enumerate(imu_row.tolist()):
+            ax, ay, w = r[0], r[1], r[5]
+            if not checked and not (isfinite(ax) and isfinite(ay) and isfinite(w)):
+                if self._started[k]:  # missing: turn with the fallback, freeze the rest
+                    if fallback_delta_rad is not None and isfinite(fallback_delta_rad[k]):
+                        z[k] *= exp(1j * float(fallback_delta_rad[k]))
+                    prev_w[k] = math.nan
+                    err[k] = 0.0
+                    hold[k] = self.hold_steps
+                continue
+            if not self._started[k]:
+                self._start(k, ax, ay, w, seed_psi_rad)
+                continue
+            pw = prev_w[k]
+            if pw != pw:  # back from a gap: the current rate over the whole step
+                pw = w
+            turn = half_dt * (w + pw) - b_dt[k]
+            if hold[k] == 0:
+                d = kp_dt * err[k]  # the last measurement's correction
+                turn -= d
+                c = 1.0 - 1j * d  # turns the low-passed force with ψ (d ≪ 1)
+                F1 = f1[k] * c
+                F2 = f2[k] * c
+            else:
+                F1, F2 = f1[k], f2[k]
+            zk = z[k] * exp(1j * turn)
+            z[k] = zk
+            prev_w[k] = w
+            F1 += a * (complex(ax, ay) * zk - F1)
+            F2 += a * (F1 - F2)
+            f1[k], f2[k] = F1, F2
+            if hold[k] == 0:
+                e = atan2(-F2.real, F2.imag)  # the low-passed force's lean = ψ's error
+                err[k] = e
+                b_dt[k] += ki_dt2 * e
+            else:
+                hold[k] -= 1
+        return z
 
-    def _advance(self, acc_x: np.ndarray, acc_y: np.ndarray, gyr_z: np.ndarray) -> None:
-        """The step when every sensor is started and finite (no allocation)."""
-        ph, c, s, err, t = self._ph, self._c, self._s, self._err, self._t
-        # the correction Δ = (2/τ)·Δt·e of the last measurement turns ψ and, so that the
-        # next measurement sees it at once, the low-passed forces by −Δ (1 − iΔ: Δ ≪ 1)
-        np.multiply(err, self._kp_dt, out=t)
-        np.multiply(t, -1j, out=c)
-        c += 1.0
-        self._f1 *= c
-        self._f2 *= c
-        # ψ += Δt·(trapezoidal rate − bias) − Δ
-        np.add(gyr_z, self._prev_w, out=ph)
-        ph *= self._half_dt
-        ph -= self._b_dt
-        ph -= t
-        np.multiply(ph, 1j, out=c)
-        np.exp(c, out=c)
-        self.z *= c
-        self._prev_w[:] = gyr_z
-        # world-frame specific force through the two low-pass stages
-        np.multiply(acc_y, 1j, out=s)
-        s += acc_x
-        s *= self.z
-        s -= self._f1
-        s *= self._a
-        self._f1 += s
-        np.subtract(self._f1, self._f2, out=s)
-        s *= self._a
-        self._f2 += s
-        # the low-passed force's lean is the orientation error; its integral the bias
-        np.negative(self._f2.real, out=t)
-        np.arctan2(t, self._f2.imag, out=err)
-        np.multiply(err, self._ki_dt * self.dt, out=t)
-        self._b_dt += t
-
-    def _advance_with_gaps(
-        self,
-        acc_x: np.ndarray,
-        acc_y: np.ndarray,
-        gyr_z: np.ndarray,
-        fallback_delta_rad: np.ndarray | None,
+    def _start(
+        self, k: int, ax: float, ay: float, w: float, seed_psi_rad: np.ndarray | None
     ) -> None:
-        """The step when some sensor is missing (NaN), not started, or back from a gap.
-
-        A missing sensor turns by the fallback's delta (or holds); its low-pass and bias
-        are frozen. A sensor back after a gap integrates its current rate over the whole
-        step, and for the next :attr:`hold_steps` its low-pass refills with fresh
-        samples while gravity corrects nothing: the frozen low-pass held the stride's
-        ripple at the phase where the gap began, and correcting from it would turn that
-        ripple into a lasting error.
-        """
-        ok = self._started & np.isfinite(acc_x) & np.isfinite(acc_y) & np.isfinite(gyr_z)
-        miss = self._started & ~ok
-        hold = self._hold
-        hold[miss] = self.hold_steps
-        live = ok & (hold == 0)  # corrected by gravity this step
-        ph = np.zeros_like(self._ph)
-        w = np.where(ok, gyr_z, 0.0)
-        prev = np.where(np.isfinite(self._prev_w), self._prev_w, w)
-        ph[ok] = self._half_dt * (w[ok] + prev[ok]) - self._b_dt[ok]
-        corr = self._kp_dt * self._err[live]
-        ph[live] -= corr
-        self._f1[live] *= 1.0 - 1j * corr
-        self._f2[live] *= 1.0 - 1j * corr
-        if fallback_delta_rad is not None:
-            d = np.asarray(fallback_delta_rad, dtype=np.float64)
-            ph[miss] = np.where(np.isfinite(d[miss]), d[miss], 0.0)
-        self.z[ok | miss] *= np.exp(1j * ph[ok | miss])
-        self._prev_w[ok] = gyr_z[ok]
-        self._prev_w[miss] = np.nan
-        if ok.any():
-            f = (acc_x[ok] + 1j * acc_y[ok]) * self.z[ok]
-            self._f1[ok] += self._a * (f - self._f1[ok])
-            self._f2[ok] += self._a * (self._f1[ok] - self._f2[ok])
-        e = np.angle(-1j * self._f2[live])
-        self._err[live] = e
-        self._b_dt[live] += self._ki_dt * self.dt * e
-        self._err[~live] = 0.0
-        refilling = ok & (hold > 0)
-        hold[refilling] -= 1
-        self._after_gap = bool(miss.any() or hold.any())
+        psi = math.atan2(ax, ay)
+        if seed_psi_rad is not None and math.isfinite(seed_psi_rad[k]):
+            still = abs(math.hypot(ax, ay) - G) < 0.05 * G and abs(w) < 0.3
+            if not still:
+                psi = float(seed_psi_rad[k])
+        self.z[k] = cmath.exp(1j * psi)
+        self._f1[k] = self._f2[k] = 1j * G
+        self._prev_w[k] = w
+        self._err[k] = 0.0
+        self._b_dt[k] = 0.0
+        self._hold[k] = 0
+        self._started[k] = True
+        self.all_started = all(self._started)
