@@ -7,7 +7,7 @@ import pytest
 
 from train.data.synthetic.body import Body, angular_momentum_terms, centre_of_mass, kinematics
 from train.data.synthetic.gait_library import gait_library, patterns_of
-from train.data.synthetic.leg_ik import solve_stance_leg, stance_runs, toe_share
+from train.data.synthetic.leg_ik import flat_foot, solve_stance_leg, stance_runs, toe_share
 from train.data.synthetic.splines import Rows, UniformSpline, solve
 
 
@@ -91,6 +91,17 @@ def test_stance_ik_keeps_the_pivot_on_the_ground_and_still():
     )
     np.testing.assert_allclose(kin.angle.numpy()[:, 3], foot, atol=1e-12)
     assert np.all(sol.angles[:, 1] <= 0.0)  # the knee only flexes
+
+
+def test_flat_foot_has_a_flat_phase_and_keeps_the_ends():
+    a = np.radians(np.linspace(-70.0, 40.0, 2201))
+    f = flat_foot(a)
+    flat = np.abs(a) < np.radians(3.0)
+    assert np.degrees(np.abs(f[flat])).max() < 0.2  # flat while the pattern passes 0
+    far = np.abs(a) > np.radians(10.0)
+    assert np.degrees(np.abs(f - a)[far]).max() < 0.05  # heel strike, push-off unchanged
+    assert np.all(np.diff(f) > 0)  # monotonic: no back-and-forth rocking
+    assert np.degrees(np.abs(f - a)).max() < 3.4  # what the ankle takes, ≤ 0.55 × 6°
 
 
 def test_stance_runs_labels_intervals():

@@ -40,6 +40,7 @@ from train.data.synthetic.body import Body, angular_momentum_terms, centre_of_ma
 from train.data.synthetic.gait_targets import GaitTargets
 from train.data.synthetic.leg_ik import (
     MIN_KNEE_FLEXION_RAD,
+    flat_foot,
     leg_length,
     solve_stance_leg,
     stance_runs,
@@ -434,7 +435,8 @@ def build_trajectory(body: Body, targets: GaitTargets) -> Trajectory:
         current = pattern.copy()
         current[:, 3:] = legs
         _, com_rel = _relative(body, grid, t, current)
-        foot_angle = kin.angle.numpy()[:, [3, 6]]
+        # the stance foot lies flat in mid-stance (the IK keeps this angle)
+        foot_angle = flat_foot(kin.angle.numpy()[:, [3, 6]])
         contact = pattern_contact(kin, targets, stance, body)
         hip_coef = _solve_hip(grid, targets, body, contact, com_rel)
         hip = grid.evaluate(hip_coef, t)

@@ -6,7 +6,8 @@ Used by the tests and by ``docs/synthetic-data.md``. Every function takes a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -170,3 +171,50 @@ def grf_rms_vs_cycle_bw(syn: Synthesis, grf_cycle_bw: np.ndarray, skip_s: float 
     ref = np.stack([np.interp(u, np.arange(n + 1), ext[:, k]) for k in range(4)], 1)
     gen = np.stack([rec.truth[k] for k in ("grf_x_r", "grf_y_r", "grf_x_l", "grf_y_l")], 1)
     return float(np.sqrt(np.mean((gen - ref)[keep] ** 2)))
+
+
+def _foot_stances(
+    syn: Synthesis, skip_s: float
+) -> Iterator[tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]]:
+    """Per foot: (absolute foot angle (n,) rad, |gyr_z| (n,) rad/s of the error-free
+    virtual IMU, [start, stop) of its whole stances at least ``skip_s`` from either end)."""
+    rec = syn.recording
+    t = rec.time_s
+    keep = (t >= t[0] + skip_s) & (t <= t[-1] - skip_s)
+    for side in ("r", "l"):
+        joints = ("pelvis_tilt", f"hip_flexion_{side}", f"knee_angle_{side}", f"ankle_angle_{side}")
+        foot = np.sum([rec.truth[c] for c in joints], axis=0)
+        rate = np.abs(syn.ideal_imu[:, rec.sensors.index(f"foot_{side}"), 2])
+        stance = rec.truth[f"contact_{side}"] > 0.5
+        edges = np.flatnonzero(np.diff(stance.astype(np.int8))) + 1
+        runs = [(a, b) for a, b in itertools.pairwise(edges) if stance[a]]
+        yield foot, rate, [(a, b) for a, b in runs if keep[a:b].all()]
+
+
+def stance_foot_flatness(syn: Synthesis, skip_s: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """The stillest instant of each stance (both feet, whole stances at least ``skip_s``
+    from either end): the truth foot angle there (deg; 0 = sole level, heel and toe on the
+    ground) and the foot's |gyr_z| there (rad/s, error-free virtual IMU).
+
+    Returns:
+        angle_deg: (M,) foot angle at the stillest instant of each stance, deg.
+        rate_rad_s: (M,) |gyr_z| of the foot there, rad/s.
+    """
+    angles, rates = [], []
+    for foot, rate, runs in _foot_stances(syn, skip_s):
+        for a, b in runs:
+            k = a + int(np.argmin(rate[a:b]))
+            angles.append(np.degrees(foot[k]))
+            rates.append(rate[k])
+    return np.array(angles), np.array(rates)
+
+
+def flat_share_of_stance(syn: Synthesis, tol_deg: float = 1.0, skip_s: float = 2.0) -> float:
+    """Share of the stance samples (both feet, as :func:`stance_foot_flatness`) in which
+    the foot is within ``tol_deg`` of flat (sole level)."""
+    flat = total = 0
+    for foot, _, runs in _foot_stances(syn, skip_s):
+        for a, b in runs:
+            flat += int((np.abs(np.degrees(foot[a:b])) <= tol_deg).sum())
+            total += b - a
+    return flat / max(total, 1)
