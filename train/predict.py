@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from edge.inference.angle_fusion import DEFAULT_TAU_S, fuse_angles
+from edge.inference.stride_speed import stride_speeds
 from edge.output_spec import PUBLISHED, make_grf_admissible, to_published
 from train.model.network import published_tensors
 
@@ -17,6 +18,8 @@ def predict_published(
     sensors: list[str] | None = None,
     sample_rate_hz: float | None = None,
     angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
+    imu: np.ndarray | None = None,
+    stride_speed: bool = True,
 ) -> dict[str, np.ndarray]:
     """Published groups from the sequence model, causal over the whole sequence, as the
     device's :class:`edge.inference.Estimator` publishes them (GRF admissible); with
@@ -27,6 +30,10 @@ def predict_published(
         feats: (N, F) normalised float32 features.
         gyro_z_rad_s: (N, S) gyroscope z per sensor (rad/s), ``sensors`` order, at
             ``sample_rate_hz``; None: the network's angles as they are.
+        imu: (N, S, 6) IMU rows in the sensors' own axes, ``sensors`` order; with
+            ``stride_speed`` the published speed is the foot IMUs' stride speed once a
+            stride is known (:mod:`edge.inference.stride_speed`), the network's before;
+            None: the network's speed throughout.
 
     Returns:
         ``angles_deg`` (N, 7), ``moments_bwbh`` (N, 6), ``grf_bw`` (N, 4),
@@ -42,4 +49,10 @@ def predict_published(
         out["angles_deg"] = fuse_angles(
             out["angles_deg"], gyro_z_rad_s, sensors, sample_rate_hz, angle_fusion_tau_s
         )
+    if imu is not None and stride_speed:  # as the device's Estimator publishes it
+        if sensors is None or sample_rate_hz is None:
+            raise ValueError("stride speed needs the sensors and the sample rate")
+        strides = stride_speeds(imu, sensors, sample_rate_hz)
+        known = np.isfinite(strides)
+        out["speed_m_s"][known, 0] = strides[known]
     return out

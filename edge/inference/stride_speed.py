@@ -54,7 +54,7 @@ import math
 import statistics
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -287,6 +287,7 @@ class StrideSpeed:
         confirm_max = math.ceil(CONFIRM_BOUNDS_S[1] * rate)
         self._cap = math.ceil(cfg.max_stride_s * rate) + confirm_max + self._lag + 4
         self._ring = np.full((self._cap, len(sensors), 6), np.nan)
+        self._t = np.arange(self._cap) / rate  # s
         self._standing_n = max(1, round(cfg.standing_s * rate))
         self._max_age_n = max(1, round(cfg.max_age_s * rate))
         self._min_n = cfg.min_stride_s * rate
@@ -405,19 +406,28 @@ class StrideSpeed:
         h = 1.0 / self.sample_rate_hz
         n = m - a + 1
         t_s = (n - 1) * h
-        rec = StrideRecord(foot.name, a * h, t_s, None, "")
-        idx = np.arange(a, m + 1) % self._cap
-        s = self._ring[idx, foot.col]  # (n, 6)
-        ax, ay, wz = s[:, 0], s[:, 1], s[:, 5]
-        if not (np.isfinite(ax).all() and np.isfinite(ay).all() and np.isfinite(wz).all()):
-            return replace(rec, reason="missing samples")
+        start, stop = a % self._cap, m % self._cap + 1
+        if start < stop:  # a view of the ring
+            s = self._ring[start:stop]
+        else:  # wrapped around its end
+            s = np.concatenate([self._ring[start:], self._ring[:stop]])
+        ax, ay, wz = s[:, foot.col, 0], s[:, foot.col, 1], s[:, foot.col, 5]
+        tilt = gravity_ratio = yaw_rate = math.nan
+
+        def judged(speed: float | None, reason: str) -> StrideRecord:
+            return StrideRecord(foot.name, a * h, t_s, speed, reason, tilt, gravity_ratio, yaw_rate)
+
+        if not math.isfinite(float(ax.sum() + ay.sum() + wz.sum())):
+            return judged(None, "missing samples")
         if self._pelvis is not None:
-            yaw = self._ring[idx, self._pelvis, 4]
-            yaw = yaw[np.isfinite(yaw)]
-            if yaw.size:
-                rec = replace(rec, yaw_rate_rad_s=float(yaw.mean()))
-                if abs(rec.yaw_rate_rad_s) > cfg.max_yaw_rate_rad_s:
-                    return replace(rec, reason="turning")
+            yaw = s[:, self._pelvis, 4]
+            yaw_rate = float(yaw.sum()) / n
+            if yaw_rate != yaw_rate:  # a pelvis sample missing: the ones there are
+                yaw = yaw[np.isfinite(yaw)]
+                yaw_rate = float(yaw.mean()) if yaw.size else math.nan
+            if abs(yaw_rate) > cfg.max_yaw_rate_rad_s:
+                return judged(None, "turning")
+        t = self._t[:n]  # 0, h, 2h, ... s
         psi = np.empty(n)
         psi[0] = math.atan2(ax[0], ay[0])  # a still sensor: specific force (0, g)
         np.cumsum(0.5 * h * (wz[1:] + wz[:-1]), out=psi[1:])
@@ -427,29 +437,30 @@ class StrideSpeed:
             # accelerometer's, per second, is its bias (averaged over strides)
             closure = psi[-1] - math.atan2(ax[-1], ay[-1])
             foot.closures.append(((closure + math.pi) % (2.0 * math.pi) - math.pi) / t_s)
-            psi -= (sum(foot.closures) / len(foot.closures)) * h * np.arange(n)
+            psi -= (sum(foot.closures) / len(foot.closures)) * t
         c, sn = np.cos(psi), np.sin(psi)
-        ramp = np.linspace(0.0, 1.0, n)
+        v = np.empty(n)
+        v[0] = 0.0
         disp, mean_f = [], []
         for f in (c * ax - sn * ay, sn * ax + c * ay):  # world specific force (x, y)
-            v = np.empty(n)
-            v[0] = 0.0
             np.cumsum(0.5 * h * (f[1:] + f[:-1]), out=v[1:])
-            mean_f.append(float(v[-1]) / t_s)
-            v -= v[-1] * ramp  # zero at both mid-stances: gravity, biases, ψ₀'s error
-            disp.append(float(h * (v.sum() - 0.5 * (v[0] + v[-1]))))
+            end_v = float(v[-1])
+            mean_f.append(end_v / t_s)
+            # v − end_v·t/T is zero at both mid-stances (gravity, biases, ψ₀'s error);
+            # its trapezoidal integral
+            disp.append(h * (float(v.sum()) - 0.5 * end_v) - 0.5 * end_v * t_s)
         dx, dy = disp
         # level: the stride-mean specific force is (0, g) in the world (the foot moves at
         # the same velocity at both mid-stances); in the ψ₀ frame it points up
-        tilt = math.atan2(dy, dx) + math.atan2(mean_f[0], mean_f[1])
-        tilt = math.degrees((tilt + math.pi) % (2.0 * math.pi) - math.pi)
-        rec = replace(rec, tilt_deg=tilt, gravity_ratio=math.hypot(*mean_f) / G)
-        if abs(rec.gravity_ratio - 1.0) > cfg.max_gravity_error:
-            return replace(rec, reason="mean force not g")
+        up = math.atan2(dy, dx) + math.atan2(mean_f[0], mean_f[1])
+        tilt = math.degrees((up + math.pi) % (2.0 * math.pi) - math.pi)
+        gravity_ratio = math.hypot(*mean_f) / G
+        if abs(gravity_ratio - 1.0) > cfg.max_gravity_error:
+            return judged(None, "mean force not g")
         if abs(tilt) > cfg.max_tilt_deg:
-            return replace(rec, reason="not level")
+            return judged(None, "not level")
         rolling = -cfg.sensor_height_m * 0.5 * (float(wz[0]) + float(wz[-1])) * t_s
-        return replace(rec, speed_m_s=(math.hypot(dx, dy) + rolling) / t_s, reason="ok")
+        return judged((math.hypot(dx, dy) + rolling) / t_s, "ok")
 
 
 def stride_speeds(
