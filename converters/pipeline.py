@@ -111,8 +111,9 @@ def parity(bundle: Bundle, model: keras.Model, v: Verification, meta: Checkpoint
     """Max abs difference per output group: bundle streamed step by step vs Keras.
 
     Both in published form (:func:`train.predict.predict_published` takes the angles
-    from the sensors' orientations and makes the GRF admissible as the device's estimator does), so
-    the figures measure the conversion only. Also relative to each group's range in the Keras
+    from the sensors' orientations and makes the GRF admissible as the device's estimator
+    does; the speed is the network's on both sides, not the stride speed), so the figures
+    measure the conversion only. Also relative to each group's range in the Keras
     output (max over channels of max|diff| / (max - min)).
     """
     rec = v.rec
@@ -122,6 +123,7 @@ def parity(bundle: Bundle, model: keras.Model, v: Verification, meta: Checkpoint
         rec.meta.participant.mass_kg,
         sensor_positions(rec, meta.sensors),
         mounting_rad=v.mounting_rad,
+        stride_speed=False,  # the network's speed on both sides: the conversion's parity
     )
     idx = [rec.sensors.index(s) for s in meta.sensors]
     streamed = est.run(rec.imu[:, idx])
@@ -132,6 +134,7 @@ def parity(bundle: Bundle, model: keras.Model, v: Verification, meta: Checkpoint
         list(meta.sensors),
         meta.sample_rate_hz,
         mounting_rad=v.mounting_rad,
+        stride_speed=False,
     )
     result = {}
     for group in PUBLISHED_GROUPS:
@@ -148,9 +151,11 @@ def latency(
     meta: CheckpointMeta,
     n: int = 3000,
     angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
+    stride_speed: bool = True,
 ) -> dict:
     """Per-step latency in µs, 1 thread, feature assembly (with the mounting undone for a
-    segment-axis bundle), output scaling and the angle fusion (None: without) included;
+    segment-axis bundle), output scaling, the angle fusion (None: without) and the stride
+    speed (False: without) included;
     and the interpreter's invoke alone, timed the same way, so ``overhead_us`` (median
     step − median invoke) is ours."""
     rec = v.rec
@@ -162,6 +167,7 @@ def latency(
         mounting_rad=v.mounting_rad,
         num_threads=1,
         angle_fusion_tau_s=angle_fusion_tau_s,
+        stride_speed=stride_speed,
     )
     idx = [rec.sensors.index(s) for s in meta.sensors]
     imu = np.ascontiguousarray(rec.imu[:, idx])

@@ -68,8 +68,12 @@ def _reference(bundle, imu: np.ndarray, positions: np.ndarray) -> dict[str, np.n
 
 def test_step_equals_the_plain_interpreter_gaps_included(bundle, walking) -> None:
     positions = np.random.default_rng(1).normal(0, 0.1, (walking.shape[1], 2))
-    # the network's own outputs (the gyroscope fusion is tested in test_angle_fusion.py)
-    est = Estimator(bundle, 1.72, 68.0, positions, mounting_rad=BETA, angle_fusion_tau_s=None)
+    # the network's own outputs (the gyroscope fusion is tested in test_angle_fusion.py,
+    # the stride speed in test_stride_speed.py)
+    est = Estimator(
+        bundle, 1.72, 68.0, positions, mounting_rad=BETA, angle_fusion_tau_s=None,
+        stride_speed=False,
+    )  # fmt: skip
     before = walking.copy()
     streamed = est.run(walking)
     np.testing.assert_array_equal(np.isnan(walking), np.isnan(before))  # input untouched

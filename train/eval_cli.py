@@ -88,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         f"joint angles are published, as on the device (default {DEFAULT_TAU_S:g}; "
         "0: the network's own angles)",
     )
+    p.add_argument(
+        "--network-speed",
+        action="store_true",
+        help="the network's own speed (default: as on the device, the foot IMUs' stride "
+        "speed once a stride is known)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--plot", type=Path, help="write a PNG of estimate vs truth per channel")
     args = p.parse_args(argv)
@@ -102,7 +108,12 @@ def main(argv: list[str] | None = None) -> int:
     model_path = args.model or default_model()
     try:
         model = load_model(model_path)
-        ev = evaluate(model, data, angle_fusion_tau_s=args.angle_fusion_tau)
+        ev = evaluate(
+            model,
+            data,
+            angle_fusion_tau_s=args.angle_fusion_tau,
+            stride_speed=not args.network_speed,
+        )
     except (FileNotFoundError, RecordingError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

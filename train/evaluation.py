@@ -47,19 +47,25 @@ class LoadedModel:
     input_axes: str = "sensor"
 
     def run(
-        self, rec: Recording, angle_fusion_tau_s: float | None = DEFAULT_TAU_S
+        self,
+        rec: Recording,
+        angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
+        stride_speed: bool = True,
     ) -> dict[str, np.ndarray]:
         """Published groups (N, k) for a recording at the model rate, causal from t=0,
         angles from the sensors' orientations (``edge.inference.angle_fusion``; None or
-        0: the network's own angles)."""
+        0: the network's own angles), speed from the foot IMUs' strides once known
+        (``edge.inference.stride_speed``; False: the network's own speed)."""
         if self.kind == "checkpoint":
             from train.predict import predict_published
 
             model, meta = self._impl
+            sensor_axes = rec  # the rows as the device gets them
             # the published angles subtract the mounting whatever the model's input axes
             beta = None
             if self.input_axes == "segment":
-                rec, _ = in_segment_axes(rec)
+                rec, mounting = in_segment_axes(rec)
+                beta = mounting.angles(self.sensors)
             elif angle_fusion_tau_s:
                 beta = mounting_for(rec).angles(self.sensors)
             mean, std = meta.norm_arrays()
@@ -68,11 +74,12 @@ class LoadedModel:
             return predict_published(
                 model,
                 feats,
-                rec.imu[:, idx],
+                sensor_axes.imu[:, idx],
                 list(self.sensors),
                 self.sample_rate_hz,
                 angle_fusion_tau_s=angle_fusion_tau_s,
                 mounting_rad=beta,
+                stride_speed=stride_speed,
             )
         from edge.inference import Estimator
 
@@ -88,6 +95,7 @@ class LoadedModel:
             if self.input_axes == "segment" or angle_fusion_tau_s
             else None,
             angle_fusion_tau_s=angle_fusion_tau_s,
+            stride_speed=stride_speed,
         )
         idx = [rec.sensors.index(s) for s in self.sensors]
         return est.run(np.ascontiguousarray(rec.imu[:, idx]))
@@ -174,9 +182,11 @@ def evaluate(
     drop_seconds: float = 3.0,
     warmup_s: float = 20.0,
     angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
+    stride_speed: bool = True,
 ) -> Evaluation:
     """Run ``model`` on ``data`` and compare with its truth columns (see module doc);
-    ``angle_fusion_tau_s`` as on the device (None or 0: the network's own angles).
+    ``angle_fusion_tau_s`` as on the device (None or 0: the network's own angles),
+    ``stride_speed`` likewise (False: the network's own speed).
 
     A mean-cycle recording is tiled and its first ``max(drop_cycles, warmup_s)`` dropped
     (the angle fusion's bias state settles in about 5τ), then ``n_cycles`` evaluated; a
@@ -187,7 +197,7 @@ def evaluate(
         cycle_s = float(rec.meta.cycle_duration_s)
         drop_cycles = max(drop_cycles, math.ceil(warmup_s / cycle_s - 1e-9))
     rec = at_model_rate(rec, model.sample_rate_hz, min_cycles=drop_cycles + n_cycles)
-    out = model.run(rec, angle_fusion_tau_s)
+    out = model.run(rec, angle_fusion_tau_s, stride_speed)
     start_t = drop_cycles * cycle_s if mean_cycle else rec.time_s[0] + drop_seconds
     keep = rec.time_s >= start_t - 1e-9
     if keep.sum() < 10:

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from edge.inference.angle_fusion import DEFAULT_TAU_S, fuse_angles
+from edge.inference.stride_speed import stride_speeds
 from edge.output_spec import PUBLISHED, make_grf_admissible, to_published
 from train.model.network import published_tensors
 
@@ -18,6 +19,7 @@ def predict_published(
     sample_rate_hz: float | None = None,
     angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
     mounting_rad: np.ndarray | None = None,
+    stride_speed: bool = True,
 ) -> dict[str, np.ndarray]:
     """Published groups from the sequence model, causal over the whole sequence, as the
     device's :class:`edge.inference.Estimator` publishes them (GRF admissible); with
@@ -26,9 +28,14 @@ def predict_published(
 
     Args:
         feats: (N, F) normalised float32 features.
-        imu: (N, S, 6) IMU samples (m/s², rad/s), ``sensors`` order, at
-            ``sample_rate_hz``; None: the network's angles as they are.
-        mounting_rad: (S,) the mounting still in ``imu`` (rad); None: segment axes.
+        imu: (N, S, 6) IMU rows (m/s², rad/s) in the sensors' own axes, ``sensors``
+            order, at ``sample_rate_hz``: the published angles come from the sensors'
+            orientations (:mod:`edge.inference.angle_fusion`) and, with
+            ``stride_speed``, the speed from the foot IMUs' strides once a stride is
+            known (:mod:`edge.inference.stride_speed`), the network's before; None: the
+            network's angles and speed as they are.
+        mounting_rad: (S,) the mounting in ``imu`` that the angles subtract (rad);
+            None: 0 (rows in segment axes).
 
     Returns:
         ``angles_deg`` (N, 7), ``moments_bwbh`` (N, 6), ``grf_bw`` (N, 4),
@@ -44,4 +51,10 @@ def predict_published(
         out["angles_deg"] = fuse_angles(
             out["angles_deg"], imu, sensors, sample_rate_hz, angle_fusion_tau_s, mounting_rad
         )
+    if imu is not None and stride_speed:  # as the device's Estimator publishes it
+        if sensors is None or sample_rate_hz is None:
+            raise ValueError("stride speed needs the sensors and the sample rate")
+        strides = stride_speeds(imu, sensors, sample_rate_hz)
+        known = np.isfinite(strides)
+        out["speed_m_s"][known, 0] = strides[known]
     return out

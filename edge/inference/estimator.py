@@ -11,13 +11,14 @@ from edge.bundle import Bundle, BundleError
 from edge.features import FeatureAssembler, static_features
 from edge.inference.angle_fusion import DEFAULT_TAU_S, AngleFusion
 from edge.inference.stepper import LiteRTStepper
+from edge.inference.stride_speed import StrideSpeed
 from edge.output_spec import PUBLISHED_KEYS, make_grf_admissible
 
 log = logging.getLogger(__name__)
 
-#: Groups adjusted in place after scaling (angle fusion, admissible GRF): never aliased
-#: to the interpreter's output buffers.
-_ADJUSTED = frozenset({"angles_deg", "grf_bw"})
+#: Groups adjusted in place after scaling (angle fusion, admissible GRF, stride speed):
+#: never aliased to the interpreter's output buffers.
+_ADJUSTED = frozenset({"angles_deg", "grf_bw", "speed_m_s"})
 
 #: Output groups every SSPINNpose bundle publishes (MQTT ``estimate`` keys).
 PUBLISHED_GROUPS: tuple[str, ...] = PUBLISHED_KEYS
@@ -31,7 +32,8 @@ class Estimate:
     moments_bwbh: (6,) net joint moments, BW·BH (fraction of body weight × height).
     grf_bw: (4,) x_r, y_r, x_l, y_l (body weights, x forward, y up); y ≥ 0, and x = 0
         where y would have been negative (:func:`edge.output_spec.make_grf_admissible`).
-    speed_m_s: (1,) forward speed (m/s).
+    speed_m_s: (1,) forward speed (m/s): the foot IMUs' stride speed once known
+        (:mod:`edge.inference.stride_speed`), else the network's.
     """
 
     angles_deg: np.ndarray
@@ -59,6 +61,9 @@ class Estimator:
         angle_fusion_tau_s: time constant (s) of the sensors' gravity-anchored
             orientation loop from which the joint angles are published
             (:mod:`edge.inference.angle_fusion`); None or 0: the network's angles.
+        stride_speed: publish the foot IMUs' stride speed (zero-velocity stride
+            integration, :mod:`edge.inference.stride_speed`) once a stride is known, the
+            network's speed before and whenever it has none; False: the network's speed.
     """
 
     def __init__(
@@ -72,6 +77,7 @@ class Estimator:
         num_threads: int = 1,
         runtime: str | None = None,
         angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
+        stride_speed: bool = True,
     ) -> None:
         manifest = bundle.manifest
         missing = [g for g in PUBLISHED_GROUPS if g not in manifest.outputs]
@@ -117,6 +123,12 @@ class Estimator:
                 )
             except ValueError as exc:  # a bundle without the seven sensors
                 log.warning("joint angles not fused with the gyroscopes: %s", exc)
+        self.stride: StrideSpeed | None = None
+        if stride_speed:
+            try:
+                self.stride = StrideSpeed(manifest.sensors, manifest.sample_rate_hz)
+            except ValueError as exc:  # a bundle without foot sensors
+                log.warning("speed from the network only: %s", exc)
 
     def set_mounting(self, mounting_rad: np.ndarray | None) -> None:
         """The (S,) mounting to undo from the next step on (rad, manifest sensor order;
@@ -135,14 +147,17 @@ class Estimator:
         self.stepper.reset()
         if self.fusion is not None:
             self.fusion.reset()
+        if self.stride is not None:
+            self.stride.reset()
 
     def step(self, imu_row: np.ndarray) -> Estimate:
         """One step from a (S, 6) IMU sample (SI, NaN for missing): as the device
         measures it (after its calibration); a segment-axis bundle undoes the mounting
         set with :meth:`set_mounting` before computing the features. The angles are then
         the sensors' orientations less their mounting when :attr:`fusion` is on (the
-        network's while a sensor is missing), and vertical
-        GRF is clamped to ≥ 0 (:func:`edge.output_spec.make_grf_admissible`)."""
+        network's while a sensor is missing), vertical GRF is clamped to ≥ 0
+        (:func:`edge.output_spec.make_grf_admissible`), and the speed is the stride speed
+        once :attr:`stride` knows one."""
         self.assembler.assemble(imu_row)  # into the interpreter's input tensor
         self.stepper.invoke()
         for raw, scale, out, offset in self._scaled:
@@ -152,6 +167,10 @@ class Estimator:
         if self.fusion is not None:
             self.fusion.step(self.estimate.angles_deg, imu_row, self.assembler.row_finite)
         make_grf_admissible(self.estimate.grf_bw)  # a ground only pushes
+        if self.stride is not None:
+            speed = self.stride.step(imu_row)
+            if speed is not None:
+                self.estimate.speed_m_s[0] = speed
         return self.estimate
 
     def run(self, imu: np.ndarray) -> dict[str, np.ndarray]:
