@@ -135,6 +135,8 @@ def parity(bundle: Bundle, model: keras.Model, v: Verification, meta: Checkpoint
         meta.sample_rate_hz,
         mounting_rad=v.mounting_rad,
         stride_speed=False,
+        height_m=rec.meta.participant.height_m,
+        sensor_positions_m=sensor_positions(rec, meta.sensors),
     )
     result = {}
     for group in PUBLISHED_GROUPS:

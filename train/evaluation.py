@@ -80,6 +80,8 @@ class LoadedModel:
                 angle_fusion_tau_s=angle_fusion_tau_s,
                 mounting_rad=beta,
                 stride_speed=stride_speed,
+                height_m=rec.meta.participant.height_m,
+                sensor_positions_m=sensor_positions(rec, self.sensors),
             )
         from edge.inference import Estimator
 

@@ -114,6 +114,11 @@ class AngleFusion:
         self._eb = [cmath.exp(-1j * float(b)) for b in beta]  # replaced as one reference
 
     @property
+    def mounting_phasors(self) -> list[complex]:
+        """(S,) e^{−iβ} of the mounting being subtracted (segment θ = ψ − β)."""
+        return self._eb
+
+    @property
     def bias_deg_s(self) -> np.ndarray:
         """(S,) the learnt gyroscope z rate bias of each sensor (deg/s)."""
         return self.orientation.bias_rad_s * _DEG

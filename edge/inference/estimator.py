@@ -10,6 +10,7 @@ import numpy as np
 from edge.bundle import Bundle, BundleError
 from edge.features import FeatureAssembler, static_features
 from edge.inference.angle_fusion import DEFAULT_TAU_S, AngleFusion
+from edge.inference.body_force import BodyForce
 from edge.inference.stepper import LiteRTStepper
 from edge.inference.stride_speed import StrideSpeed
 from edge.output_spec import PUBLISHED_KEYS, make_grf_admissible
@@ -64,6 +65,9 @@ class Estimator:
         stride_speed: publish the foot IMUs' stride speed (zero-velocity stride
             integration, :mod:`edge.inference.stride_speed`) once a stride is known, the
             network's speed before and whenever it has none; False: the network's speed.
+        body_force: publish the GRF whose sum is the body's measured mass × acceleration
+            and whose share per foot is the network's (:mod:`edge.inference.body_force`;
+            needs the angle fusion's orientations); False: the network's GRF.
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class Estimator:
         runtime: str | None = None,
         angle_fusion_tau_s: float | None = DEFAULT_TAU_S,
         stride_speed: bool = True,
+        body_force: bool = True,
     ) -> None:
         manifest = bundle.manifest
         missing = [g for g in PUBLISHED_GROUPS if g not in manifest.outputs]
@@ -123,6 +128,14 @@ class Estimator:
                 )
             except ValueError as exc:  # a bundle without the seven sensors
                 log.warning("joint angles not fused with the gyroscopes: %s", exc)
+        self.body_force: BodyForce | None = None
+        if body_force and self.fusion is not None:
+            try:
+                self.body_force = BodyForce(
+                    manifest.sensors, manifest.sample_rate_hz, height_m, sensor_positions_m
+                )
+            except ValueError as exc:
+                log.warning("GRF from the network only: %s", exc)
         self.stride: StrideSpeed | None = None
         if stride_speed:
             try:
@@ -149,6 +162,8 @@ class Estimator:
             self.fusion.reset()
         if self.stride is not None:
             self.stride.reset()
+        if self.body_force is not None:
+            self.body_force.reset()
 
     def step(self, imu_row: np.ndarray) -> Estimate:
         """One step from a (S, 6) IMU sample (SI, NaN for missing): as the device
@@ -156,7 +171,8 @@ class Estimator:
         set with :meth:`set_mounting` before computing the features. The angles are then
         the sensors' orientations less their mounting when :attr:`fusion` is on (the
         network's while a sensor is missing), vertical GRF is clamped to ≥ 0
-        (:func:`edge.output_spec.make_grf_admissible`), and the speed is the stride speed
+        (:func:`edge.output_spec.make_grf_admissible`) and, with :attr:`body_force`, its
+        sum the body's measured mass × acceleration, and the speed is the stride speed
         once :attr:`stride` knows one."""
         self.assembler.assemble(imu_row)  # into the interpreter's input tensor
         self.stepper.invoke()
@@ -167,6 +183,15 @@ class Estimator:
         if self.fusion is not None:
             self.fusion.step(self.estimate.angles_deg, imu_row, self.assembler.row_finite)
         make_grf_admissible(self.estimate.grf_bw)  # a ground only pushes
+        if self.body_force is not None:
+            fusion = self.fusion
+            self.body_force.step(
+                fusion.orientation.z,  # type: ignore[union-attr]
+                fusion.mounting_phasors,  # type: ignore[union-attr]
+                imu_row,
+                self.estimate.grf_bw,
+                self.assembler.row_finite and fusion.orientation.all_started,  # type: ignore[union-attr]
+            )
         if self.stride is not None:
             speed = self.stride.step(imu_row)
             if speed is not None:
