@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_TAU_S,
         metavar="SECONDS",
         help="time constant of the sensors' gravity-anchored orientations from which the "
-        f"joint angles are published, as on the device (default {DEFAULT_TAU_S:g}; "
-        "0: the network's own angles)",
+        "joint angles and the GRF's measured sum are published, as on the device "
+        f"(default {DEFAULT_TAU_S:g}; 0: the network's own angles and GRF)",
     )
     p.add_argument(
         "--network-speed",
