@@ -171,10 +171,11 @@ class BodyForce:
             return grf_bw
         share = yr / (yr + yl)
         dx = total.real - (g[0] + g[2])
-        grf_bw[1] = share * fy
-        grf_bw[3] = (1.0 - share) * fy
-        grf_bw[0] = g[0] + share * dx
-        grf_bw[2] = g[2] + (1.0 - share) * dx
+        y_r, y_l = share * fy, (1.0 - share) * fy
+        grf_bw[1], grf_bw[3] = y_r, y_l
+        # no normal load, no friction: a foot without vertical force has no horizontal one
+        grf_bw[0] = g[0] + share * dx if y_r > 0.0 else 0.0
+        grf_bw[2] = g[2] + (1.0 - share) * dx if y_l > 0.0 else 0.0
         return grf_bw
 
 
