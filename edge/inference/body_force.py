@@ -44,8 +44,8 @@ import numpy as np
 
 from edge.inference.segment_orientation import G
 
-#: Per segment kind (the sensor name's prefix): mass fraction, length / height, centre of
-#: mass in the segment frame as a function of the length L (m) — ``body-model.md``.
+#: Per segment kind (the sensor name's prefix): mass fraction and length / height
+#: (``body-model.md``); the centre of mass is :func:`_centre_of_mass`.
 _SEGMENTS: dict[str, tuple[float, float]] = {
     "pelvis": (0.678, 0.28),
     "femur": (0.100, 0.245),

@@ -104,19 +104,9 @@ class SegmentOrientation:
         self._a = min(1.0, dt / (LOWPASS_FRACTION * tau_s))
 
     @property
-    def psi_rad(self) -> np.ndarray:
-        """(S,) orientation ψ of each sensor (rad, wrapped to (−π, π])."""
-        return np.angle(np.array(self.z))
-
-    @property
     def bias_rad_s(self) -> np.ndarray:
         """(S,) the learnt gyroscope z rate bias of each sensor (rad/s)."""
         return np.array(self._b_dt) / self.dt
-
-    @property
-    def started(self) -> np.ndarray:
-        """(S,) whether each sensor has had a finite sample yet."""
-        return np.array(self._started)
 
     def step(
         self,
